@@ -1,0 +1,80 @@
+import { resolve, join } from 'node:path';
+import { z } from 'zod';
+
+export interface Config {
+  port: number;
+  host: string;
+  /** The issuer: used byte for byte in every token and in discovery. No trailing slash. */
+  publicUrl: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  sqlitePath: string;
+  encryptionKey: string | undefined;
+  production: boolean;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const publicUrl = z.string().superRefine((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be an absolute URL such as https://auth.example.com' });
+    return;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    ctx.addIssue({ code: 'custom', message: 'must use http or https' });
+  } else if (value.endsWith('/')) {
+    ctx.addIssue({ code: 'custom', message: 'must not end with "/" (it is the token issuer, compared byte for byte)' });
+  } else if (url.search || url.hash || url.username || url.password) {
+    ctx.addIssue({ code: 'custom', message: 'must not carry a query, fragment or credentials' });
+  }
+});
+
+const env = z.object({
+  PORT: z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(0).max(65535).default(4000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  LATCHKEY_PUBLIC_URL: publicUrl.optional(),
+  LATCHKEY_DATA_DIR: z.string().min(1).default('.latchkey'),
+  LATCHKEY_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  LATCHKEY_ENCRYPTION_KEY: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 32`)').optional(),
+  NODE_ENV: z.string().optional(),
+  LATCHKEY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/** Reads and validates the configuration, reporting every bad value at once. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "unset": `FOO= latchkey start` should not fail validation.
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = env.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  if (production && !e.LATCHKEY_ENCRYPTION_KEY) {
+    throw new ConfigError(['LATCHKEY_ENCRYPTION_KEY: is required when NODE_ENV=production (private keys are encrypted with it)']);
+  }
+  const dataDir = resolve(e.LATCHKEY_DATA_DIR);
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl: e.LATCHKEY_PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`,
+    dataDir,
+    databaseUrl: e.LATCHKEY_DATABASE_URL,
+    sqlitePath: join(dataDir, 'latchkey.db'),
+    encryptionKey: e.LATCHKEY_ENCRYPTION_KEY,
+    production,
+    logLevel: e.LATCHKEY_LOG_LEVEL,
+  };
+}

@@ -1,0 +1,52 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { LatchkeyError } from '../errors/latchkey-error.js';
+import type { Services } from '../services.js';
+import { errorResponse, renderError, ValidationErrors } from './errors.js';
+import { discoveryRoutes } from './routes/discovery.js';
+import { instanceRoutes } from './routes/instance.js';
+import { jwtTemplateRoutes } from './routes/jwt-templates.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { userRoutes } from './routes/users.js';
+import { secretKeyAuth } from './secret-key-auth.js';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** The HTTP surface: routes map requests to the domain and its answers back. */
+export function createHttpApp(s: Services): Hono {
+  const app = new Hono();
+
+  app.use(bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => errorResponse(c, 413, [{
+      code: 'request_body_too_large', message: 'request body too large',
+      long_message: `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`, meta: {},
+    }]),
+  }));
+
+  app.get('/health', (c) => c.json({ status: 'ok' }));
+  app.route('/', discoveryRoutes(s));
+
+  const backend = new Hono();
+  backend.use(secretKeyAuth(s.secretKeys));
+  backend.route('/users', userRoutes(s));
+  backend.route('/sessions', sessionRoutes(s));
+  backend.route('/jwt_templates', jwtTemplateRoutes(s));
+  backend.route('/instance', instanceRoutes(s));
+  app.route('/v1', backend);
+
+  app.notFound((c) => errorResponse(c, 404, [{
+    code: 'resource_not_found', message: 'not found', long_message: `No route for ${c.req.method} ${c.req.path}.`, meta: {},
+  }]));
+
+  app.onError((err, c) => {
+    if (err instanceof LatchkeyError) return renderError(c, err);
+    if (err instanceof ValidationErrors) return err.render(c);
+    s.logger.error({ err, method: c.req.method, path: c.req.path }, 'unhandled error');
+    return errorResponse(c, 500, [{
+      code: 'internal_clerk_error', message: 'Something went wrong',
+      long_message: 'The server failed to process the request; details are in its log.', meta: {},
+    }]);
+  });
+  return app;
+}

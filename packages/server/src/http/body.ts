@@ -1,0 +1,67 @@
+import type { Context } from 'hono';
+import { z } from 'zod';
+import { LatchkeyError } from '../errors/latchkey-error.js';
+import { ValidationErrors } from './errors.js';
+
+/** Maps zod issues to Clerk-style form errors that name the parameter. */
+function toValidationErrors(error: z.ZodError): ValidationErrors {
+  const out: LatchkeyError[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        const param = [...issue.path, key].join('.');
+        out.push(new LatchkeyError('unprocessable', 'form_param_unknown', 'is unknown',
+          `${param} is not a valid parameter for this request.`, { param_name: param }));
+      }
+      continue;
+    }
+    const param = issue.path.join('.') || 'body';
+    const missing = issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined;
+    out.push(missing
+      ? new LatchkeyError('unprocessable', 'form_param_missing', 'is missing', `${param} must be included.`, { param_name: param })
+      : new LatchkeyError('unprocessable', 'form_param_format_invalid', 'is invalid', `${param}: ${issue.message}`, { param_name: param }));
+  }
+  return new ValidationErrors(out);
+}
+
+export function validate<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw toValidationErrors(parsed.error);
+  return parsed.data;
+}
+
+/**
+ * Reads a JSON body. An empty body counts as `{}` (POST …/ban has none);
+ * anything that is not a JSON object is a 400. Size is capped before this runs.
+ */
+export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+  const text = await c.req.text();
+  let value: unknown = {};
+  if (text.trim() !== '') {
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new LatchkeyError('bad_request', 'malformed_request', 'malformed request body',
+        'The request body is not valid JSON.');
+    }
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new LatchkeyError('bad_request', 'malformed_request', 'malformed request body',
+      'The request body must be a JSON object.');
+  }
+  return validate(schema, value);
+}
+
+/**
+ * Reads the query string: keys in `arrays` keep every repeated value
+ * (`email_address=a&email_address=b`), other keys take their last value.
+ */
+export function queryParams<S extends z.ZodType>(c: Context, schema: S, arrays: readonly string[] = []): z.infer<S> {
+  const raw = c.req.queries();
+  const value: Record<string, unknown> = {};
+  for (const [key, values] of Object.entries(raw)) {
+    const name = key.endsWith('[]') ? key.slice(0, -2) : key;
+    value[name] = arrays.includes(name) ? values : values[values.length - 1];
+  }
+  return validate(schema, value);
+}

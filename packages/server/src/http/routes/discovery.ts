@@ -1,0 +1,38 @@
+import { Hono, type Context } from 'hono';
+import type { Services } from '../../services.js';
+
+/**
+ * OIDC discovery and the JWKS. The issuer is the public URL byte for byte:
+ * Convex compares it to `iss` exactly and builds tokenIdentifier from it.
+ * Keys are cached briefly: after a rotation, verifiers meeting an unknown kid
+ * refetch, and a short max-age bounds how long anyone else waits.
+ */
+export function discoveryRoutes(s: Services) {
+  const app = new Hono();
+  const issuer = s.config.publicUrl;
+
+  const jwks = (c: Context) => {
+    c.header('Cache-Control', 'public, max-age=60, stale-while-revalidate=60');
+    return c.json(s.keyring.jwks());
+  };
+  app.get('/.well-known/jwks.json', jwks);
+  // Clerk's SDKs call this one with the secret key; it is public either way.
+  app.get('/v1/jwks', jwks);
+
+  app.get('/.well-known/openid-configuration', (c) => {
+    c.header('Cache-Control', 'public, max-age=300');
+    return c.json({
+      issuer,
+      jwks_uri: `${issuer}/.well-known/jwks.json`,
+      authorization_endpoint: `${issuer}/oauth/authorize`,
+      response_types_supported: ['code', 'id_token'],
+      subject_types_supported: ['public'],
+      id_token_signing_alg_values_supported: ['RS256'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      scopes_supported: ['openid', 'profile', 'email'],
+      claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'azp', 'sid', 'name', 'given_name',
+        'family_name', 'nickname', 'picture', 'email', 'email_verified', 'phone_number', 'phone_number_verified'],
+    });
+  });
+  return app;
+}

@@ -1,0 +1,47 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { Services } from '../../services.js';
+import { createUserSchema, metadataSchema, updateUserSchema, userFilterSchema, userListSchema } from '../../users/schemas.js';
+import { deletedUserJson, userJson } from '../../users/serialize.js';
+import { countUsers, listUsers } from '../../users/store.js';
+import { createUser, deleteUser, getUser, setUserFlag, updateUser, writeMetadata } from '../../users/users.js';
+import { jsonBody, queryParams } from '../body.js';
+
+const ARRAY_PARAMS = ['email_address', 'phone_number', 'username', 'user_id', 'external_id', 'web3_wallet', 'organization_id'];
+const noBody = z.strictObject({});
+
+/** Backend API: /v1/users (Clerk-compatible). */
+export function userRoutes(s: Services) {
+  const app = new Hono();
+  const { db, clock } = s;
+
+  app.get('/', async (c) => {
+    const q = queryParams(c, userListSchema, ARRAY_PARAMS);
+    const users = await listUsers(db, q, { limit: q.limit, offset: q.offset, orderBy: q.order_by });
+    return c.json(users.map(userJson));
+  });
+  app.get('/count', async (c) => {
+    const q = queryParams(c, userFilterSchema, ARRAY_PARAMS);
+    return c.json({ object: 'total_count', total_count: await countUsers(db, q) });
+  });
+  app.post('/', async (c) => c.json(userJson(await createUser(db, clock, await jsonBody(c, createUserSchema)))));
+  app.get('/:id', async (c) => c.json(userJson(await getUser(db, c.req.param('id')))));
+  app.patch('/:id', async (c) =>
+    c.json(userJson(await updateUser(db, clock, c.req.param('id'), await jsonBody(c, updateUserSchema)))));
+  app.delete('/:id', async (c) => {
+    const { id } = await deleteUser(db, clock, c.req.param('id'));
+    return c.json(deletedUserJson(id));
+  });
+  app.patch('/:id/metadata', async (c) =>
+    c.json(userJson(await writeMetadata(db, clock, c.req.param('id'), await jsonBody(c, metadataSchema), 'merge'))));
+  app.put('/:id/metadata', async (c) =>
+    c.json(userJson(await writeMetadata(db, clock, c.req.param('id'), await jsonBody(c, metadataSchema), 'replace'))));
+
+  for (const [action, flag, on] of [['ban', 'banned', true], ['unban', 'banned', false], ['lock', 'locked', true], ['unlock', 'locked', false]] as const) {
+    app.post(`/:id/${action}`, async (c) => {
+      await jsonBody(c, noBody);
+      return c.json(userJson(await setUserFlag(db, clock, c.req.param('id'), flag, on)));
+    });
+  }
+  return app;
+}

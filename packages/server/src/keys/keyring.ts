@@ -1,0 +1,155 @@
+import type { Clock } from '../clock/clock.js';
+import type { Db } from '../storage/database.js';
+import { isSealed, seal, unseal } from './sealing.js';
+import { generateSigningKey, loadSigningKey, type PublicJwk, type SigningKey } from './signing-key.js';
+
+/**
+ * `signed_until` is raised in steps of this much, so a busy instance writes it at
+ * most about once a minute instead of on every token.
+ */
+const SIGNED_UNTIL_STEP_MS = 60_000;
+
+interface Published {
+  jwk: PublicJwk;
+  signedUntil: number;
+  active: boolean;
+}
+
+/**
+ * The instance's signing keys, cached in memory and re-read from storage every few
+ * seconds so that a rotation made by another process (the CLI, another instance)
+ * takes effect everywhere.
+ *
+ * A retired key stays in the JWKS while `signed_until` (an upper bound on the `exp`
+ * of every token it signed) is in the future, then leaves. Each instance raises
+ * `signed_until` before handing out a token whose `exp` passes it, so the bound
+ * holds even for an instance that has not yet noticed a rotation.
+ */
+export class Keyring {
+  private signer!: SigningKey;
+  private published: Published[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    private readonly encryptionKey: string | undefined,
+  ) {}
+
+  static async load(db: Db, clock: Clock, encryptionKey: string | undefined): Promise<Keyring> {
+    const ring = new Keyring(db, clock, encryptionKey);
+    await ring.reload();
+    return ring;
+  }
+
+  async reload(): Promise<void> {
+    const rows = await this.db.selectFrom('signing_keys').selectAll().orderBy('created_at', 'desc').execute();
+    const activeRow = rows.find((r) => r.status === 'active');
+    if (!activeRow) throw new Error('No active signing key: run `latchkey migrate` or start the server once.');
+    if (this.signer?.kid !== activeRow.kid) {
+      this.signer = loadSigningKey(activeRow.kid, unseal(activeRow.private_key, this.encryptionKey));
+    }
+    this.published = rows.map((r) => ({
+      jwk: JSON.parse(r.public_jwk) as PublicJwk,
+      signedUntil: r.signed_until,
+      active: r.status === 'active',
+    }));
+  }
+
+  /** Re-reads keys every `intervalMs`; the timer does not keep the process alive. */
+  startAutoReload(intervalMs = 5_000, onError: (err: unknown) => void = () => {}): void {
+    this.timer = setInterval(() => this.reload().catch(onError), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  get activeKey(): SigningKey {
+    return this.signer;
+  }
+
+  /** The JWKS: the active key and every retired key a live token may still carry. */
+  jwks(): { keys: PublicJwk[] } {
+    const now = this.clock.now();
+    return { keys: this.published.filter((p) => p.active || p.signedUntil > now).map((p) => p.jwk) };
+  }
+
+  /**
+   * Call before handing out a token signed by `kid` that expires at `expMs`.
+   * Writes only when the stored bound would be passed.
+   */
+  async noteSigned(kid: string, expMs: number): Promise<void> {
+    const entry = this.published.find((p) => p.jwk.kid === kid);
+    if (entry && entry.signedUntil >= expMs) return;
+    const bound = expMs + SIGNED_UNTIL_STEP_MS;
+    await this.db
+      .updateTable('signing_keys')
+      .set({ signed_until: bound })
+      .where('kid', '=', kid)
+      .where('signed_until', '<', bound)
+      .execute();
+    if (entry) entry.signedUntil = Math.max(entry.signedUntil, bound);
+  }
+}
+
+type Generated = Awaited<ReturnType<typeof generateSigningKey>>;
+
+function keyRow(key: Generated, now: number, encryptionKey: string | undefined) {
+  return {
+    kid: key.kid,
+    alg: 'RS256',
+    private_key: encryptionKey ? seal(key.pem, encryptionKey) : key.pem,
+    public_jwk: JSON.stringify(key.jwk),
+    status: 'active' as const,
+    created_at: now,
+    retired_at: null,
+    signed_until: 0,
+  };
+}
+
+/** Creates the first signing key if the instance has none. Returns true when it did. */
+export async function ensureSigningKey(db: Db, clock: Clock, encryptionKey: string | undefined): Promise<boolean> {
+  const existing = await db.selectFrom('signing_keys').select('kid').where('status', '=', 'active').executeTakeFirst();
+  if (existing) return false;
+  await db.insertInto('signing_keys').values(keyRow(await generateSigningKey(), clock.now(), encryptionKey)).execute();
+  return true;
+}
+
+/**
+ * Rotation: a new key signs at once; the old one is retired and stays published
+ * until `signed_until`. Both changes commit together.
+ */
+export async function rotateSigningKey(
+  db: Db,
+  clock: Clock,
+  encryptionKey: string | undefined,
+): Promise<{ newKid: string; retiredKids: string[] }> {
+  // Generate outside the transaction: RSA key generation takes a while.
+  const key = await generateSigningKey();
+  return db.transaction().execute(async (trx) => {
+    const now = clock.now();
+    const retired = await trx.selectFrom('signing_keys').select('kid').where('status', '=', 'active').execute();
+    await trx.updateTable('signing_keys').set({ status: 'retired', retired_at: now }).where('status', '=', 'active').execute();
+    await trx.insertInto('signing_keys').values(keyRow(key, now, encryptionKey)).execute();
+    return { newKid: key.kid, retiredKids: retired.map((r) => r.kid) };
+  });
+}
+
+/** When LATCHKEY_ENCRYPTION_KEY is set, encrypts any key stored in plaintext. */
+export async function sealStoredKeys(db: Db, encryptionKey: string | undefined): Promise<number> {
+  if (!encryptionKey) return 0;
+  const rows = await db.selectFrom('signing_keys').select(['kid', 'private_key']).execute();
+  let sealed = 0;
+  for (const row of rows) {
+    if (isSealed(row.private_key)) {
+      unseal(row.private_key, encryptionKey); // fails loudly on a wrong key
+      continue;
+    }
+    await db.updateTable('signing_keys').set({ private_key: seal(row.private_key, encryptionKey) })
+      .where('kid', '=', row.kid).execute();
+    sealed++;
+  }
+  return sealed;
+}

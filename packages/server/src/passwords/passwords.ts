@@ -1,0 +1,47 @@
+import { hash, verify } from '@node-rs/argon2';
+import { invalidParam } from '../errors/latchkey-error.js';
+
+/**
+ * argon2id with OWASP's minimum profile (m=19 MiB, t=2, p=1): about 12 ms per
+ * hash on these machines, see bench/ and reference/perf-anchors.md.
+ */
+// algorithm 2 is Algorithm.Argon2id (a const enum, which verbatimModuleSyntax cannot import).
+export const ARGON2_PARAMS = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+export const PASSWORD_MIN = 8;
+export const PASSWORD_MAX = 256;
+
+export async function hashPassword(password: string): Promise<string> {
+  return hash(password, ARGON2_PARAMS);
+}
+
+/** Verifies against a stored argon2 digest (ours, or one imported as argon2i/argon2id). */
+export async function verifyPassword(digest: string, password: string): Promise<boolean> {
+  try {
+    return await verify(digest, password);
+  } catch {
+    return false;
+  }
+}
+
+/** Length rules; `skip_password_checks` bypasses them for migrations, as in Clerk. */
+export function checkPasswordRules(password: string, param = 'password'): void {
+  if (password.length < PASSWORD_MIN) {
+    throw invalidParam(param, `Passwords must be ${PASSWORD_MIN} characters or more.`, 'form_password_length_too_short');
+  }
+  if (password.length > PASSWORD_MAX) {
+    throw invalidParam(param, `Passwords must be ${PASSWORD_MAX} characters or fewer.`, 'form_password_length_too_long');
+  }
+}
+
+/** Hashers whose digests Latchkey can verify, for importing users with `password_digest`. */
+export const IMPORTABLE_HASHERS = ['argon2id', 'argon2i'] as const;
+
+export function checkImportedDigest(hasher: string, digest: string): void {
+  if (!(IMPORTABLE_HASHERS as readonly string[]).includes(hasher)) {
+    throw invalidParam('password_hasher', `Latchkey can import ${IMPORTABLE_HASHERS.join(' and ')} digests; "${hasher}" is not supported.`);
+  }
+  if (!digest.startsWith(`$${hasher}$`)) {
+    throw invalidParam('password_digest', `password_digest is not a PHC-format ${hasher} digest.`);
+  }
+}

@@ -1,0 +1,25 @@
+import type { Logger } from 'pino';
+import type { Clock } from './clock/clock.js';
+import type { Config } from './config/config.js';
+import type { SecretKeyVerifier } from './instance/api-keys.js';
+import type { SettingsStore } from './instance/settings-store.js';
+import type { Keyring } from './keys/keyring.js';
+import type { Db, Dialect } from './storage/database.js';
+import type { JwtSigner } from './tokens/jwt-signer.js';
+import type { MintDeps } from './tokens/mint.js';
+
+/** Everything a route needs, built once by the composition root (latchkey.ts). */
+export interface Services {
+  config: Config;
+  db: Db;
+  dialect: Dialect;
+  clock: Clock;
+  keyring: Keyring;
+  secretKeys: SecretKeyVerifier;
+  settings: SettingsStore;
+  signer: JwtSigner;
+  mint: MintDeps;
+  instanceId: string;
+  publishableKey: string;
+  logger: Logger;
+}

@@ -1,0 +1,117 @@
+import type { Clock } from '../clock/clock.js';
+import { LatchkeyError, notFound } from '../errors/latchkey-error.js';
+import { newId } from '../ids/ids.js';
+import type { InstanceSettings } from '../instance/settings.js';
+import type { Db } from '../storage/database.js';
+import type { SessionStatus, SessionTable } from '../storage/schema.js';
+import { withEffectiveStatus } from './lifecycle.js';
+
+/** The sessions domain: create, read, list, revoke. */
+
+/** Persists expiry/abandonment that the clock has already decided (see lifecycle.ts). */
+async function settle(db: Db, now: number, scope: { userId?: string; sessionId?: string }): Promise<void> {
+  for (const [status, column] of [['expired', 'expire_at'], ['abandoned', 'abandon_at']] as const) {
+    let q = db.updateTable('sessions').set({ status, updated_at: now })
+      .where('status', '=', 'active').where(column, '<=', now);
+    if (scope.userId) q = q.where('user_id', '=', scope.userId);
+    if (scope.sessionId) q = q.where('id', '=', scope.sessionId);
+    await q.execute();
+  }
+}
+
+export function sessionDeadlines(settings: InstanceSettings, now: number) {
+  const expire_at = now + settings.session_max_lifetime * 1000;
+  const idle = settings.session_inactivity_timeout * 1000;
+  return { expire_at, abandon_at: idle > 0 ? Math.min(expire_at, now + idle) : expire_at };
+}
+
+/**
+ * Creates an active session for a user, server-side (POST /v1/sessions). A new
+ * client is created for it unless one is given.
+ */
+export async function createSession(
+  db: Db,
+  clock: Clock,
+  settings: InstanceSettings,
+  userId: string,
+): Promise<SessionTable> {
+  return db.transaction().execute(async (trx) => {
+    const user = await trx.selectFrom('users').select(['id', 'banned', 'locked'])
+      .where('id', '=', userId).where('deleted_at', 'is', null).executeTakeFirst();
+    if (!user) throw notFound('User');
+    if (user.banned) throw new LatchkeyError('forbidden', 'user_banned', 'user is banned', 'This user is banned and cannot have sessions.');
+    if (user.locked) throw new LatchkeyError('forbidden', 'user_locked', 'user is locked', 'This user is locked and cannot have sessions.');
+    const now = clock.now();
+    const clientId = newId('client', now);
+    const session: SessionTable = {
+      id: newId('sess', now),
+      client_id: clientId,
+      user_id: userId,
+      status: 'active',
+      last_active_at: now,
+      ...sessionDeadlines(settings, now),
+      created_at: now,
+      updated_at: now,
+    };
+    await trx.insertInto('clients').values({ id: clientId, last_active_session_id: session.id, created_at: now, updated_at: now }).execute();
+    await trx.insertInto('sessions').values(session).execute();
+    await trx.updateTable('users').set({ last_active_at: now }).where('id', '=', userId).execute();
+    return session;
+  });
+}
+
+/** A session with its status as of now; 404 when unknown. */
+export async function getSession(db: Db, clock: Clock, id: string): Promise<SessionTable> {
+  const row = await db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!row) throw notFound('Session');
+  const now = clock.now();
+  const current = withEffectiveStatus(row, now);
+  if (current !== row) await settle(db, now, { sessionId: id });
+  return current;
+}
+
+export interface SessionFilter {
+  user_id?: string | undefined;
+  client_id?: string | undefined;
+  status?: SessionStatus | undefined;
+}
+
+export async function listSessions(
+  db: Db,
+  clock: Clock,
+  f: SessionFilter,
+  page: { limit: number; offset: number },
+): Promise<{ data: SessionTable[]; total_count: number }> {
+  const now = clock.now();
+  if (f.user_id) await settle(db, now, { userId: f.user_id });
+  let q = db.selectFrom('sessions');
+  if (f.user_id) q = q.where('user_id', '=', f.user_id);
+  if (f.client_id) q = q.where('client_id', '=', f.client_id);
+  if (f.status) q = q.where('status', '=', f.status);
+  const [rows, count] = await Promise.all([
+    q.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.limit).offset(page.offset).execute(),
+    q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { data: rows.map((r) => withEffectiveStatus(r, now)), total_count: Number(count.n) };
+}
+
+/** Revokes an active session. Revoking one that is no longer active changes nothing. */
+export async function revokeSession(db: Db, clock: Clock, id: string): Promise<SessionTable> {
+  const current = await getSession(db, clock, id);
+  if (current.status !== 'active') return current;
+  const now = clock.now();
+  const updated_at = Math.max(now, current.updated_at + 1);
+  await db.updateTable('sessions').set({ status: 'revoked', updated_at })
+    .where('id', '=', id).where('status', '=', 'active').execute();
+  return getSession(db, clock, id);
+}
+
+/** Ends every active session of a user (ban, deletion); call inside the caller's transaction. */
+export async function endUserSessions(db: Db, userId: string, now: number, status: 'revoked' | 'removed'): Promise<string[]> {
+  const rows = await db.selectFrom('sessions').select('id').where('user_id', '=', userId).where('status', '=', 'active').execute();
+  if (rows.length) {
+    await db.updateTable('sessions').set({ status, updated_at: now })
+      .where('user_id', '=', userId).where('status', '=', 'active').execute();
+  }
+  return rows.map((r) => r.id);
+}

@@ -1,0 +1,68 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+
+export type Db = Kysely<Database>;
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Storage {
+  db: Db;
+  dialect: Dialect;
+  close(): Promise<void>;
+}
+
+export interface StorageOptions {
+  /** `postgres://…` selects PostgreSQL; otherwise `sqlitePath` is used. */
+  databaseUrl?: string | undefined;
+  sqlitePath: string;
+}
+
+/** Opens the database. Nothing is created or migrated here: see `migrate`. */
+export function openStorage(opts: StorageOptions): Storage {
+  if (opts.databaseUrl) return openPostgres(opts.databaseUrl);
+  return openSqlite(opts.sqlitePath);
+}
+
+function openSqlite(path: string): Storage {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const conn = new SqliteDatabase(path);
+  // WAL lets the CLI (keys rotate, users create) write while a server reads;
+  // busy_timeout makes the writer wait for the other process instead of failing.
+  conn.pragma('journal_mode = WAL');
+  conn.pragma('busy_timeout = 5000');
+  conn.pragma('foreign_keys = ON');
+  conn.pragma('synchronous = NORMAL');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: conn }) });
+  return { db, dialect: 'sqlite', close: () => db.destroy() };
+}
+
+// BIGINT (int8) and NUMERIC columns would otherwise arrive as strings: our
+// timestamps are milliseconds, far inside Number's exact range.
+const pgTypes = {
+  getTypeParser(oid: number, format?: unknown) {
+    if (oid === 20) return (v: string) => Number(v);
+    return (pg.types.getTypeParser as (o: number, f?: unknown) => unknown)(oid, format);
+  },
+};
+
+function openPostgres(url: string): Storage {
+  const pool = new pg.Pool({ connectionString: url, max: 10, types: pgTypes as pg.CustomTypesConfig });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: 'postgres', close: () => db.destroy() };
+}
+
+/** True when the error is a unique-constraint violation in either dialect. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | null;
+  if (!e) return false;
+  if (e.code === '23505') return true; // PostgreSQL unique_violation
+  return e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/** A cheap round trip, used by health checks. */
+export async function ping(db: Db): Promise<void> {
+  await sql`select 1`.execute(db);
+}

@@ -1,0 +1,39 @@
+import { Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
+import type { Storage } from './database.js';
+import * as m001 from './migrations/001_core.js';
+
+/** Migrations are compiled into the server: no files to find at run time. */
+const migrations: Record<string, Migration> = {
+  '001_core': m001,
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+// An arbitrary constant that names "Latchkey start-up" among PostgreSQL advisory locks.
+const STARTUP_LOCK_KEY = 7_241_105_337;
+
+/** Brings the schema up to date. Idempotent; returns the names of the migrations it ran. */
+export async function migrate(storage: Storage): Promise<string[]> {
+  const migrator = new Migrator({ db: storage.db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * Runs `fn` while holding a PostgreSQL session advisory lock, so instances starting
+ * together migrate and bootstrap one after the other (the second finds nothing to
+ * do) instead of racing on CREATE TABLE or creating two instance keys.
+ * SQLite serves one server process, so no lock is needed there.
+ */
+export async function withStartupLock<T>(storage: Storage, fn: () => Promise<T>): Promise<T> {
+  if (storage.dialect !== 'postgres') return fn();
+  return storage.db.connection().execute(async (conn) => {
+    await sql`select pg_advisory_lock(${STARTUP_LOCK_KEY})`.execute(conn);
+    try {
+      return await fn();
+    } finally {
+      await sql`select pg_advisory_unlock(${STARTUP_LOCK_KEY})`.execute(conn);
+    }
+  });
+}

@@ -1,0 +1,138 @@
+/**
+ * Table shapes shared by SQLite and PostgreSQL. One schema for both dialects:
+ * timestamps are integer milliseconds (BIGINT on PostgreSQL), booleans are 0/1
+ * integers, JSON documents are text. That keeps every query portable.
+ */
+export interface InstanceTable {
+  id: string;
+  /** 'development' or 'production': chosen at creation, decides pk_test_ / pk_live_. */
+  environment: 'development' | 'production';
+  /** Instance-level settings (session lifetimes, custom session claims, ...) as JSON text. */
+  settings: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SecretKeyTable {
+  id: string;
+  /** SHA-256 of the key, hex. The plaintext is never stored. */
+  key_hash: string;
+  /** The first characters of the key, to tell keys apart in listings. */
+  key_prefix: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface SigningKeyTable {
+  kid: string;
+  alg: string;
+  /** PKCS#8 PEM, or `enc:v1:…` when LATCHKEY_ENCRYPTION_KEY is set. */
+  private_key: string;
+  /** The public JWK as JSON text. */
+  public_jwk: string;
+  /** 'active' signs new tokens; 'retired' only verifies until `signed_until`. */
+  status: 'active' | 'retired';
+  created_at: number;
+  retired_at: number | null;
+  /** Upper bound on the `exp` of every token this key has signed (ms). */
+  signed_until: number;
+}
+
+export interface UserTable {
+  id: string;
+  external_id: string | null;
+  username: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  image_url: string | null;
+  password_digest: string | null;
+  password_hasher: string | null;
+  public_metadata: string;
+  private_metadata: string;
+  unsafe_metadata: string;
+  primary_email_address_id: string | null;
+  primary_phone_number_id: string | null;
+  banned: number;
+  locked: number;
+  locale: string | null;
+  timezone: string | null;
+  delete_self_enabled: number;
+  create_organization_enabled: number;
+  legal_accepted_at: number | null;
+  last_sign_in_at: number | null;
+  last_active_at: number | null;
+  created_at: number;
+  updated_at: number;
+  /** Set when the user is deleted: the row stays as a tombstone without PII. */
+  deleted_at: number | null;
+}
+
+export interface EmailAddressTable {
+  id: string;
+  user_id: string;
+  email_address: string;
+  /** Lower-cased address: uniqueness and look-ups are case-insensitive. */
+  email_lower: string;
+  verification_status: 'verified' | 'unverified';
+  verification_strategy: string | null;
+  reserved: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface PhoneNumberTable {
+  id: string;
+  user_id: string;
+  phone_number: string;
+  verification_status: 'verified' | 'unverified';
+  verification_strategy: string | null;
+  reserved: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ClientTable {
+  id: string;
+  last_active_session_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export type SessionStatus = 'active' | 'ended' | 'revoked' | 'expired' | 'removed' | 'abandoned';
+
+export interface SessionTable {
+  id: string;
+  client_id: string;
+  user_id: string;
+  status: SessionStatus;
+  last_active_at: number;
+  expire_at: number;
+  abandon_at: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface JwtTemplateTable {
+  id: string;
+  name: string;
+  /** Claim template as JSON text, with {{user.*}} / {{session.*}} shortcodes. */
+  claims: string;
+  lifetime: number;
+  allowed_clock_skew: number;
+  /** Audience claim; null leaves `aud` to the claims or out. */
+  aud: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface Database {
+  instance: InstanceTable;
+  secret_keys: SecretKeyTable;
+  signing_keys: SigningKeyTable;
+  users: UserTable;
+  email_addresses: EmailAddressTable;
+  phone_numbers: PhoneNumberTable;
+  clients: ClientTable;
+  sessions: SessionTable;
+  jwt_templates: JwtTemplateTable;
+}

@@ -1,0 +1,142 @@
+import { z } from 'zod';
+import type { Clock } from '../clock/clock.js';
+import { LatchkeyError, notFound } from '../errors/latchkey-error.js';
+import { newId } from '../ids/ids.js';
+import { isUniqueViolation, type Db } from '../storage/database.js';
+import type { JwtTemplateTable } from '../storage/schema.js';
+
+/** Claims every template token sets itself; a template may not override them. */
+export const TEMPLATE_RESERVED_CLAIMS = ['iss', 'sub', 'iat', 'nbf', 'exp', 'jti', 'azp'] as const;
+
+export interface JwtTemplate {
+  id: string;
+  name: string;
+  claims: Record<string, unknown>;
+  lifetime: number;
+  allowed_clock_skew: number;
+  aud: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/**
+ * The built-in "convex" template (reference/convex-auth.md): `aud` is the single
+ * string "convex", standard claims are typed (email_verified a boolean), and no
+ * claim changes between refreshes, so Convex's query cache stays warm.
+ * A stored template named "convex" takes its place.
+ */
+export const CONVEX_TEMPLATE: JwtTemplate = {
+  id: 'jtmpl_convex',
+  name: 'convex',
+  claims: {
+    name: '{{user.full_name}}',
+    given_name: '{{user.first_name}}',
+    family_name: '{{user.last_name}}',
+    nickname: '{{user.username}}',
+    picture: '{{user.image_url}}',
+    email: '{{user.primary_email_address}}',
+    email_verified: '{{user.email_verified}}',
+    phone_number: '{{user.primary_phone_number}}',
+    phone_number_verified: '{{user.phone_number_verified}}',
+  },
+  lifetime: 3600,
+  allowed_clock_skew: 5,
+  aud: 'convex',
+  created_at: 0,
+  updated_at: 0,
+};
+
+const fromRow = (r: JwtTemplateTable): JwtTemplate => ({ ...r, claims: JSON.parse(r.claims) as Record<string, unknown> });
+
+export async function findTemplate(db: Db, name: string): Promise<JwtTemplate> {
+  const row = await db.selectFrom('jwt_templates').selectAll().where('name', '=', name).executeTakeFirst();
+  if (row) return fromRow(row);
+  if (name === CONVEX_TEMPLATE.name) return CONVEX_TEMPLATE;
+  throw notFound('JWT template');
+}
+
+const claimsSchema = z.record(z.string(), z.unknown()).superRefine((claims, ctx) => {
+  for (const key of TEMPLATE_RESERVED_CLAIMS) {
+    if (key in claims) ctx.addIssue({ code: 'custom', message: `the reserved claim "${key}" cannot be set by a template` });
+  }
+  if (JSON.stringify(claims).length > 8192) ctx.addIssue({ code: 'custom', message: 'claims must be at most 8 KiB of JSON' });
+});
+
+export const createTemplateSchema = z.strictObject({
+  name: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'may contain only letters, digits, "_" and "-"'),
+  claims: claimsSchema,
+  lifetime: z.number().int().min(30).max(315_360_000).default(60),
+  allowed_clock_skew: z.number().int().min(0).max(300).default(5),
+  aud: z.string().min(1).max(256).nullish(),
+  custom_signing_key: z.literal(false).optional(),
+  signing_algorithm: z.literal('RS256').optional(),
+});
+export const updateTemplateSchema = createTemplateSchema.partial();
+
+export const templateJson = (t: JwtTemplate) => ({
+  object: 'jwt_template' as const,
+  id: t.id,
+  name: t.name,
+  claims: t.claims,
+  lifetime: t.lifetime,
+  allowed_clock_skew: t.allowed_clock_skew,
+  aud: t.aud,
+  custom_signing_key: false,
+  signing_algorithm: 'RS256',
+  created_at: t.created_at,
+  updated_at: t.updated_at,
+});
+
+const nameTaken = () =>
+  new LatchkeyError('unprocessable', 'form_identifier_exists', 'name is taken', 'A JWT template with that name exists.', { param_name: 'name' });
+
+export async function listTemplates(db: Db): Promise<JwtTemplate[]> {
+  const rows = await db.selectFrom('jwt_templates').selectAll().orderBy('created_at').orderBy('id').execute();
+  const list = rows.map(fromRow);
+  return list.some((t) => t.name === CONVEX_TEMPLATE.name) ? list : [CONVEX_TEMPLATE, ...list];
+}
+
+export async function getTemplate(db: Db, id: string): Promise<JwtTemplate> {
+  if (id === CONVEX_TEMPLATE.id) return findTemplate(db, CONVEX_TEMPLATE.name);
+  const row = await db.selectFrom('jwt_templates').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!row) throw notFound('JWT template');
+  return fromRow(row);
+}
+
+export async function createTemplate(db: Db, clock: Clock, input: z.infer<typeof createTemplateSchema>): Promise<JwtTemplate> {
+  const now = clock.now();
+  const row: JwtTemplateTable = {
+    id: newId('jtmpl', now), name: input.name, claims: JSON.stringify(input.claims), lifetime: input.lifetime,
+    allowed_clock_skew: input.allowed_clock_skew, aud: input.aud ?? null, created_at: now, updated_at: now,
+  };
+  try {
+    await db.insertInto('jwt_templates').values(row).execute();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw nameTaken();
+    throw err;
+  }
+  return fromRow(row);
+}
+
+export async function updateTemplate(db: Db, clock: Clock, id: string, input: z.infer<typeof updateTemplateSchema>): Promise<JwtTemplate> {
+  const current = await getTemplate(db, id);
+  if (current.id === CONVEX_TEMPLATE.id) {
+    throw new LatchkeyError('unprocessable', 'template_builtin', 'built-in template', 'The built-in "convex" template cannot be changed; create one named "convex" to replace it.');
+  }
+  const { custom_signing_key: _c, signing_algorithm: _s, ...fields } = input;
+  // Kysely leaves out undefined values: only the given fields change.
+  const patch = { ...fields, claims: fields.claims && JSON.stringify(fields.claims) };
+  try {
+    await db.updateTable('jwt_templates').set({ ...patch, updated_at: Math.max(clock.now(), current.updated_at + 1) })
+      .where('id', '=', id).execute();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw nameTaken();
+    throw err;
+  }
+  return getTemplate(db, id);
+}
+
+export async function deleteTemplate(db: Db, id: string): Promise<void> {
+  const result = await db.deleteFrom('jwt_templates').where('id', '=', id).executeTakeFirst();
+  if (Number(result.numDeletedRows) === 0) throw notFound('JWT template');
+}

@@ -1,0 +1,105 @@
+import type { Clock } from '../clock/clock.js';
+import { LatchkeyError, notFound } from '../errors/latchkey-error.js';
+import type { InstanceSettings } from '../instance/settings.js';
+import { effectiveStatus } from '../sessions/lifecycle.js';
+import type { Db } from '../storage/database.js';
+import type { SessionTable } from '../storage/schema.js';
+import { findLiveUser } from '../users/store.js';
+import { isStatic, renderClaims } from './claims-template.js';
+import { findTemplate } from './jwt-templates.js';
+import { newJti, type JwtSigner } from './jwt-signer.js';
+import { shortcodeContext } from './shortcodes.js';
+
+export interface MintDeps {
+  db: Db;
+  clock: Clock;
+  signer: JwtSigner;
+  /** The public URL: `iss` of every token, byte for byte. */
+  issuer: string;
+  settings: () => InstanceSettings;
+}
+
+export interface MintOptions {
+  template?: string | undefined;
+  expiresInSeconds?: number | undefined;
+  /** The origin the token is for (Clerk's `azp`); absent for server-side minting. */
+  authorizedParty?: string | undefined;
+}
+
+
+async function loadLiveSession(db: Db, sessionId: string, now: number): Promise<SessionTable> {
+  const row = await db
+    .selectFrom('sessions')
+    .innerJoin('users', 'users.id', 'sessions.user_id')
+    .selectAll('sessions')
+    .select(['users.banned', 'users.locked', 'users.deleted_at'])
+    .where('sessions.id', '=', sessionId)
+    .executeTakeFirst();
+  if (!row) throw notFound('Session');
+  const { banned, locked, deleted_at, ...session } = row;
+  const status = effectiveStatus(session, now);
+  if (status !== 'active') {
+    throw new LatchkeyError('unprocessable', 'session_not_active', 'session is not active',
+      `This session is ${status}; sign in again to get tokens.`, { status });
+  }
+  if (deleted_at !== null) throw notFound('User');
+  if (banned) throw new LatchkeyError('forbidden', 'user_banned', 'user is banned', 'This user is banned.');
+  if (locked) throw new LatchkeyError('forbidden', 'user_locked', 'user is locked', 'This user is locked.');
+  return session;
+}
+
+/**
+ * Mints a session token (Clerk v2 claims plus the instance's custom claims) or,
+ * with `template`, a JWT-template token, for an active session of a user who may
+ * sign in. Nothing is written except, rarely, the signing key's `signed_until`.
+ */
+export async function mintToken(deps: MintDeps, sessionId: string, opts: MintOptions = {}): Promise<string> {
+  const now = deps.clock.now();
+  const session = await loadLiveSession(deps.db, sessionId, now);
+  const iat = Math.floor(now / 1000);
+  const settings = deps.settings();
+  const azp = opts.authorizedParty ? { azp: opts.authorizedParty } : {};
+
+  const context = async (template: Record<string, unknown>) => {
+    if (isStatic(template)) return renderClaims(template, {});
+    const rec = await findLiveUser(deps.db, session.user_id);
+    if (!rec) throw notFound('User');
+    return renderClaims(template, shortcodeContext(rec, session));
+  };
+
+  if (opts.template) {
+    const t = await findTemplate(deps.db, opts.template);
+    const custom = await context(t.claims);
+    const lifetime = opts.expiresInSeconds ?? t.lifetime;
+    return deps.signer.sign({
+      ...custom,
+      ...(t.aud ? { aud: t.aud } : {}),
+      ...azp,
+      iss: deps.issuer,
+      sub: session.user_id,
+      iat,
+      nbf: iat - t.allowed_clock_skew,
+      exp: iat + lifetime,
+      jti: newJti(),
+    });
+  }
+
+  // Settings validation refuses reserved claims; the fixed claims come last regardless.
+  const custom = await context(settings.session_claims);
+  const lifetime = opts.expiresInSeconds ?? settings.session_token_lifetime;
+  return deps.signer.sign({
+    ...custom,
+    ...azp,
+    iss: deps.issuer,
+    sub: session.user_id,
+    sid: session.id,
+    iat,
+    nbf: iat - 10,
+    exp: iat + lifetime,
+    jti: newJti(),
+    v: 2,
+    sts: 'active',
+    // Minutes since the first and second factor were verified; -1: none (server-created).
+    fva: [-1, -1],
+  });
+}

@@ -1,0 +1,114 @@
+import { sql, type Expression, type SqlBool, type ExpressionBuilder } from 'kysely';
+import type { Db } from '../storage/database.js';
+import type { Database, UserTable } from '../storage/schema.js';
+import type { UserFilter, UserOrderField } from './schemas.js';
+import type { UserRecord } from './user-record.js';
+
+/** SQL for users and their identifiers. Every read skips tombstones. */
+
+export async function loadUserRecords(db: Db, users: UserTable[]): Promise<UserRecord[]> {
+  if (users.length === 0) return [];
+  const ids = users.map((u) => u.id);
+  const [emails, phones] = await Promise.all([
+    db.selectFrom('email_addresses').selectAll().where('user_id', 'in', ids).orderBy('created_at').orderBy('id').execute(),
+    db.selectFrom('phone_numbers').selectAll().where('user_id', 'in', ids).orderBy('created_at').orderBy('id').execute(),
+  ]);
+  return users.map((user) => ({
+    user,
+    emails: emails.filter((e) => e.user_id === user.id),
+    phones: phones.filter((p) => p.user_id === user.id),
+  }));
+}
+
+export async function findLiveUser(db: Db, id: string): Promise<UserRecord | undefined> {
+  const user = await db.selectFrom('users').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+  if (!user) return undefined;
+  const [rec] = await loadUserRecords(db, [user]);
+  return rec;
+}
+
+type Eb = ExpressionBuilder<Database, 'users'>;
+
+function filterConditions(eb: Eb, f: UserFilter): Expression<SqlBool>[] {
+  const c: Expression<SqlBool>[] = [eb('users.deleted_at', 'is', null)];
+  if (f.user_id.length) c.push(eb('users.id', 'in', f.user_id));
+  if (f.external_id.length) c.push(eb('users.external_id', 'in', f.external_id));
+  if (f.username.length) c.push(eb('users.username', 'in', f.username));
+  if (f.email_address.length) {
+    const lowered = f.email_address.map((e) => e.toLowerCase());
+    c.push(eb.exists(eb.selectFrom('email_addresses as e').select('e.id')
+      .whereRef('e.user_id', '=', 'users.id').where('e.email_lower', 'in', lowered)));
+  }
+  if (f.phone_number.length) {
+    c.push(eb.exists(eb.selectFrom('phone_numbers as p').select('p.id')
+      .whereRef('p.user_id', '=', 'users.id').where('p.phone_number', 'in', f.phone_number)));
+  }
+  // Filters on resources Latchkey does not have match nobody, as in an instance without them.
+  if (f.web3_wallet.length || f.organization_id.length) c.push(sql<SqlBool>`1 = 0`);
+  if (f.query) {
+    const like = `%${f.query.toLowerCase().replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+    const match = (col: string) => sql<SqlBool>`lower(${sql.ref(col)}) like ${like} escape '\\'`;
+    c.push(eb.or([
+      match('users.id'), match('users.username'), match('users.first_name'), match('users.last_name'),
+      match('users.external_id'),
+      eb.exists(eb.selectFrom('email_addresses as e').select('e.id').whereRef('e.user_id', '=', 'users.id')
+        .where(sql<SqlBool>`e.email_lower like ${like} escape '\\'`)),
+      eb.exists(eb.selectFrom('phone_numbers as p').select('p.id').whereRef('p.user_id', '=', 'users.id')
+        .where(sql<SqlBool>`p.phone_number like ${like} escape '\\'`)),
+    ]));
+  }
+  const range = (col: 'created_at' | 'last_active_at' | 'last_sign_in_at', op: '<' | '>' | '>=', v?: number) => {
+    if (v !== undefined) c.push(eb(`users.${col}`, op, v));
+  };
+  range('created_at', '<', f.created_at_before);
+  range('created_at', '>', f.created_at_after);
+  range('last_active_at', '<', f.last_active_at_before);
+  range('last_active_at', '>', f.last_active_at_after);
+  range('last_active_at', '>=', f.last_active_at_since);
+  range('last_sign_in_at', '<', f.last_sign_in_at_before);
+  range('last_sign_in_at', '>', f.last_sign_in_at_after);
+  return c;
+}
+
+function orderExpression(field: UserOrderField) {
+  switch (field) {
+    case 'email_address':
+      return sql`(select e.email_lower from email_addresses e where e.id = users.primary_email_address_id)`;
+    case 'phone_number':
+      return sql`(select p.phone_number from phone_numbers p where p.id = users.primary_phone_number_id)`;
+    default:
+      return sql.ref(`users.${field}`);
+  }
+}
+
+export async function listUsers(
+  db: Db,
+  f: UserFilter,
+  page: { limit: number; offset: number; orderBy: string },
+): Promise<UserRecord[]> {
+  const desc = page.orderBy.startsWith('-');
+  const field = page.orderBy.replace(/^[+-]/, '') as UserOrderField;
+  const expr = orderExpression(field);
+  const dir = desc ? sql`desc` : sql`asc`;
+  // Nulls last in both directions and both dialects; id breaks ties so pages are stable.
+  const rows = await db
+    .selectFrom('users')
+    .selectAll()
+    .where((eb) => eb.and(filterConditions(eb, f)))
+    .orderBy(sql`(${expr}) is null`)
+    .orderBy(sql`${expr} ${dir}`)
+    .orderBy(sql`users.id ${dir}`)
+    .limit(page.limit)
+    .offset(page.offset)
+    .execute();
+  return loadUserRecords(db, rows);
+}
+
+export async function countUsers(db: Db, f: UserFilter): Promise<number> {
+  const row = await db
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where((eb) => eb.and(filterConditions(eb, f)))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}

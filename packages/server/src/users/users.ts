@@ -1,0 +1,256 @@
+import type { Clock } from '../clock/clock.js';
+import { LatchkeyError, invalidParam, notFound } from '../errors/latchkey-error.js';
+import { newId } from '../ids/ids.js';
+import { checkImportedDigest, checkPasswordRules, hashPassword } from '../passwords/passwords.js';
+import { endUserSessions } from '../sessions/sessions.js';
+import { isUniqueViolation, type Db } from '../storage/database.js';
+import type { EmailAddressTable, PhoneNumberTable, UserTable } from '../storage/schema.js';
+import { deepMerge, serializeMetadata } from './metadata.js';
+import type { CreateUserInput, MetadataInput, UpdateUserInput } from './schemas.js';
+import { findLiveUser } from './store.js';
+import { parseMetadata, type UserRecord } from './user-record.js';
+
+/** The users domain: every write is one transaction and re-reads what it wrote. */
+
+const identifierExists = (param: string, what: string) =>
+  new LatchkeyError('unprocessable', 'form_identifier_exists', `That ${what} is taken. Please try another.`,
+    `That ${what} is taken. Please try another.`, { param_name: param });
+
+/** `updated_at` strictly increases per user, even within one millisecond. */
+const nextUpdatedAt = (prev: number, now: number) => Math.max(now, prev + 1);
+const bool = (v: boolean | undefined, fallback = false) => ((v ?? fallback) ? 1 : 0);
+const toMs = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso));
+
+export async function getUser(db: Db, id: string): Promise<UserRecord> {
+  const rec = await findLiveUser(db, id);
+  if (!rec) throw notFound('User');
+  return rec;
+}
+
+/** Password fields of a create/update body → the digest to store (undefined: unchanged). */
+async function passwordDigest(
+  input: { password?: string | undefined; password_digest?: string | undefined; password_hasher?: string | undefined; skip_password_checks?: boolean | undefined },
+): Promise<{ digest: string; hasher: string } | undefined> {
+  if (input.password_digest !== undefined || input.password_hasher !== undefined) {
+    if (input.password !== undefined) throw invalidParam('password', 'Give either password or password_digest, not both.', 'form_param_exclusive');
+    if (!input.password_digest || !input.password_hasher) {
+      const missing = input.password_digest ? 'password_hasher' : 'password_digest';
+      throw invalidParam(missing, `${missing} is required with ${missing === 'password_hasher' ? 'password_digest' : 'password_hasher'}.`, 'form_param_missing');
+    }
+    checkImportedDigest(input.password_hasher, input.password_digest);
+    return { digest: input.password_digest, hasher: input.password_hasher };
+  }
+  if (input.password === undefined) return undefined;
+  if (!input.skip_password_checks) checkPasswordRules(input.password);
+  else if (input.password.length === 0) throw invalidParam('password', 'password must not be empty.');
+  return { digest: await hashPassword(input.password), hasher: 'argon2id' };
+}
+
+function statuses(values: string[], given: ('verified' | 'reserved')[] | undefined, param: string) {
+  if (given && given.length !== values.length) {
+    throw invalidParam(param, `${param} must have exactly one entry per value.`);
+  }
+  return values.map((_, i) => given?.[i] ?? 'verified');
+}
+
+function duplicates(values: string[]): boolean {
+  return new Set(values).size !== values.length;
+}
+
+export async function createUser(db: Db, clock: Clock, input: CreateUserInput): Promise<UserRecord> {
+  const emails = input.email_address ?? [];
+  const phones = input.phone_number ?? [];
+  if (emails.length === 0 && phones.length === 0 && !input.username && !input.external_id) {
+    throw invalidParam('email_address', 'Give at least one identifier: email_address, phone_number, username or external_id.', 'form_param_missing');
+  }
+  if (duplicates(emails.map((e) => e.toLowerCase()))) throw identifierExists('email_address', 'email address');
+  if (duplicates(phones)) throw identifierExists('phone_number', 'phone number');
+  const emailStatuses = statuses(emails, input.email_address_identification_status, 'email_address_identification_status');
+  const phoneStatuses = statuses(phones, input.phone_number_identification_status, 'phone_number_identification_status');
+  const password = await passwordDigest(input); // hash before the transaction: it takes ~12 ms
+
+  const now = clock.now();
+  const createdAt = toMs(input.created_at) ?? now;
+  const id = newId('user', now);
+  const emailRows: EmailAddressTable[] = emails.map((address, i) => ({
+    id: newId('idn', now), user_id: id, email_address: address, email_lower: address.toLowerCase(),
+    verification_status: emailStatuses[i] === 'verified' ? 'verified' : 'unverified',
+    verification_strategy: emailStatuses[i] === 'verified' ? 'admin' : null,
+    reserved: emailStatuses[i] === 'reserved' ? 1 : 0, created_at: now, updated_at: now,
+  }));
+  const phoneRows: PhoneNumberTable[] = phones.map((number, i) => ({
+    id: newId('idn', now), user_id: id, phone_number: number,
+    verification_status: phoneStatuses[i] === 'verified' ? 'verified' : 'unverified',
+    verification_strategy: phoneStatuses[i] === 'verified' ? 'admin' : null,
+    reserved: phoneStatuses[i] === 'reserved' ? 1 : 0, created_at: now, updated_at: now,
+  }));
+  const user: UserTable = {
+    id,
+    external_id: input.external_id ?? null,
+    username: input.username ?? null,
+    first_name: input.first_name ?? null,
+    last_name: input.last_name ?? null,
+    image_url: null,
+    password_digest: password?.digest ?? null,
+    password_hasher: password?.hasher ?? null,
+    public_metadata: serializeMetadata('public_metadata', input.public_metadata ?? {}),
+    private_metadata: serializeMetadata('private_metadata', input.private_metadata ?? {}),
+    unsafe_metadata: serializeMetadata('unsafe_metadata', input.unsafe_metadata ?? {}),
+    primary_email_address_id: emailRows[0]?.id ?? null,
+    primary_phone_number_id: phoneRows[0]?.id ?? null,
+    banned: bool(input.banned),
+    locked: bool(input.locked),
+    locale: input.locale ?? null,
+    timezone: input.timezone ?? null,
+    delete_self_enabled: bool(input.delete_self_enabled, true),
+    create_organization_enabled: bool(input.create_organization_enabled, true),
+    legal_accepted_at: toMs(input.legal_accepted_at) ?? null,
+    last_sign_in_at: null,
+    last_active_at: null,
+    created_at: createdAt,
+    updated_at: Math.max(now, createdAt),
+    deleted_at: null,
+  };
+
+  try {
+    await db.transaction().execute(async (trx) => {
+      await assertIdentifiersFree(trx, { emails: emailRows.map((e) => e.email_lower), phones, username: user.username, externalId: user.external_id });
+      await trx.insertInto('users').values(user).execute();
+      if (emailRows.length) await trx.insertInto('email_addresses').values(emailRows).execute();
+      if (phoneRows.length) await trx.insertInto('phone_numbers').values(phoneRows).execute();
+    });
+  } catch (err) {
+    // Two concurrent creates can both pass the check; the unique index decides.
+    if (isUniqueViolation(err)) throw identifierExists('email_address', 'identifier');
+    throw err;
+  }
+  return { user, emails: emailRows, phones: phoneRows };
+}
+
+async function assertIdentifiersFree(
+  db: Db,
+  ids: { emails?: string[]; phones?: string[]; username?: string | null; externalId?: string | null; exceptUserId?: string },
+): Promise<void> {
+  const except = ids.exceptUserId ?? '';
+  if (ids.emails?.length) {
+    const hit = await db.selectFrom('email_addresses').select('id').where('email_lower', 'in', ids.emails).where('user_id', '!=', except).executeTakeFirst();
+    if (hit) throw identifierExists('email_address', 'email address');
+  }
+  if (ids.phones?.length) {
+    const hit = await db.selectFrom('phone_numbers').select('id').where('phone_number', 'in', ids.phones).where('user_id', '!=', except).executeTakeFirst();
+    if (hit) throw identifierExists('phone_number', 'phone number');
+  }
+  for (const [col, value, param] of [['username', ids.username, 'username'], ['external_id', ids.externalId, 'external_id']] as const) {
+    if (!value) continue;
+    const hit = await db.selectFrom('users').select('id').where(col, '=', value)
+      .where('deleted_at', 'is', null).where('id', '!=', except).executeTakeFirst();
+    if (hit) throw identifierExists(param, param.replace('_', ' '));
+  }
+}
+
+export async function updateUser(db: Db, clock: Clock, id: string, input: UpdateUserInput): Promise<UserRecord> {
+  const password = await passwordDigest(input);
+  try {
+    await db.transaction().execute(async (trx) => {
+      const rec = await findLiveUser(trx, id);
+      if (!rec) throw notFound('User');
+      const patch: Partial<UserTable> = {};
+      const set = <K extends keyof UserTable>(k: K, v: UserTable[K] | undefined) => {
+        if (v !== undefined) patch[k] = v;
+      };
+      set('first_name', input.first_name);
+      set('last_name', input.last_name);
+      set('username', input.username);
+      set('external_id', input.external_id);
+      set('locale', input.locale);
+      set('timezone', input.timezone);
+      if (input.delete_self_enabled !== undefined) patch.delete_self_enabled = bool(input.delete_self_enabled);
+      if (input.create_organization_enabled !== undefined) patch.create_organization_enabled = bool(input.create_organization_enabled);
+      set('created_at', toMs(input.created_at));
+      set('legal_accepted_at', toMs(input.legal_accepted_at));
+      if (password) Object.assign(patch, { password_digest: password.digest, password_hasher: password.hasher });
+      if (input.primary_email_address_id !== undefined) {
+        if (!rec.emails.some((e) => e.id === input.primary_email_address_id)) {
+          throw invalidParam('primary_email_address_id', 'primary_email_address_id must be one of the user\'s email addresses.', 'form_param_value_invalid');
+        }
+        patch.primary_email_address_id = input.primary_email_address_id;
+      }
+      if (input.primary_phone_number_id !== undefined) {
+        if (!rec.phones.some((p) => p.id === input.primary_phone_number_id)) {
+          throw invalidParam('primary_phone_number_id', 'primary_phone_number_id must be one of the user\'s phone numbers.', 'form_param_value_invalid');
+        }
+        patch.primary_phone_number_id = input.primary_phone_number_id;
+      }
+      // PATCH /v1/users/{id} replaces whole metadata documents, as Clerk's does.
+      if (input.public_metadata) patch.public_metadata = serializeMetadata('public_metadata', input.public_metadata);
+      if (input.private_metadata) patch.private_metadata = serializeMetadata('private_metadata', input.private_metadata);
+      if (input.unsafe_metadata) patch.unsafe_metadata = serializeMetadata('unsafe_metadata', input.unsafe_metadata);
+      await assertIdentifiersFree(trx, { username: patch.username, externalId: patch.external_id, exceptUserId: id });
+      const now = clock.now();
+      await trx.updateTable('users').set({ ...patch, updated_at: nextUpdatedAt(rec.user.updated_at, now) }).where('id', '=', id).execute();
+      if (password && input.sign_out_of_other_sessions) await endUserSessions(trx, id, now, 'revoked');
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw identifierExists('username', 'identifier');
+    throw err;
+  }
+  return getUser(db, id);
+}
+
+/** PATCH …/metadata deep-merges; PUT …/metadata replaces the documents it names. */
+export async function writeMetadata(db: Db, clock: Clock, id: string, input: MetadataInput, mode: 'merge' | 'replace'): Promise<UserRecord> {
+  await db.transaction().execute(async (trx) => {
+    const rec = await findLiveUser(trx, id);
+    if (!rec) throw notFound('User');
+    const patch: Partial<UserTable> = {};
+    for (const key of ['public_metadata', 'private_metadata', 'unsafe_metadata'] as const) {
+      const value = input[key];
+      if (value === undefined) continue;
+      const next = mode === 'merge' ? deepMerge(parseMetadata(rec.user[key]), value) : value;
+      patch[key] = serializeMetadata(key, next);
+    }
+    await trx.updateTable('users').set({ ...patch, updated_at: nextUpdatedAt(rec.user.updated_at, clock.now()) })
+      .where('id', '=', id).execute();
+  });
+  return getUser(db, id);
+}
+
+/**
+ * Ban revokes every session at once (as Clerk's does); lock only refuses new
+ * sign-ins and tokens. Unban/unlock lift the flag.
+ */
+export async function setUserFlag(db: Db, clock: Clock, id: string, flag: 'banned' | 'locked', on: boolean): Promise<UserRecord> {
+  await db.transaction().execute(async (trx) => {
+    const rec = await findLiveUser(trx, id);
+    if (!rec) throw notFound('User');
+    const now = clock.now();
+    await trx.updateTable('users').set({ [flag]: on ? 1 : 0, updated_at: nextUpdatedAt(rec.user.updated_at, now) })
+      .where('id', '=', id).execute();
+    if (flag === 'banned' && on) await endUserSessions(trx, id, now, 'revoked');
+  });
+  return getUser(db, id);
+}
+
+/**
+ * Deletes a user: the row stays as a tombstone (id, external_id, deleted_at) and
+ * every piece of PII goes, with the identifiers, in the same transaction.
+ */
+export async function deleteUser(db: Db, clock: Clock, id: string): Promise<{ id: string; external_id: string | null }> {
+  return db.transaction().execute(async (trx) => {
+    const rec = await findLiveUser(trx, id);
+    if (!rec) throw notFound('User');
+    const now = clock.now();
+    await endUserSessions(trx, id, now, 'removed');
+    await trx.deleteFrom('email_addresses').where('user_id', '=', id).execute();
+    await trx.deleteFrom('phone_numbers').where('user_id', '=', id).execute();
+    await trx.updateTable('users').set({
+      username: null, first_name: null, last_name: null, image_url: null,
+      password_digest: null, password_hasher: null,
+      public_metadata: '{}', private_metadata: '{}', unsafe_metadata: '{}',
+      primary_email_address_id: null, primary_phone_number_id: null,
+      locale: null, timezone: null, legal_accepted_at: null,
+      deleted_at: now, updated_at: nextUpdatedAt(rec.user.updated_at, now),
+    }).where('id', '=', id).execute();
+    return { id, external_id: rec.user.external_id };
+  });
+}
