@@ -1,0 +1,95 @@
+import type { KeyObject } from 'node:crypto';
+import { TokenVerificationError } from './errors.js';
+import { importJwk, type Jwk, type KeySource } from './key-sources.js';
+
+export interface RemoteJwksOptions {
+  url: string;
+  headers?: Record<string, string>;
+  /** Keys older than this are refreshed in the background (default 5 minutes). */
+  ttlMs?: number;
+  /** An unknown kid triggers at most one fetch per this interval (default 5 s). */
+  minRefetchIntervalMs?: number;
+  fetch?: typeof fetch;
+  now?: () => number;
+}
+
+/**
+ * A JWKS fetched over HTTP and cached. A request never waits on the network when
+ * a cached key fits its kid: stale keys are refreshed in the background. An
+ * unknown kid (a rotation) refetches at once, but at most once per interval, so
+ * a flood of forged kids cannot turn into a flood of fetches.
+ */
+export class RemoteJwks implements KeySource {
+  private keys = new Map<string, KeyObject>();
+  private fetchedAt = Number.NEGATIVE_INFINITY;
+  private attemptedAt = Number.NEGATIVE_INFINITY;
+  private inflight: Promise<void> | undefined;
+  private readonly ttlMs: number;
+  private readonly minInterval: number;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: RemoteJwksOptions) {
+    this.ttlMs = opts.ttlMs ?? 300_000;
+    this.minInterval = opts.minRefetchIntervalMs ?? 5_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  keyFor(kid: string | undefined): KeyObject | Promise<KeyObject> {
+    const key = kid === undefined ? undefined : this.keys.get(kid);
+    if (key) {
+      if (this.now() - this.fetchedAt > this.ttlMs) this.refresh().catch(() => {});
+      return key;
+    }
+    return this.afterRefetch(kid);
+  }
+
+  private async afterRefetch(kid: string | undefined): Promise<KeyObject> {
+    if (kid === undefined) throw new TokenVerificationError('token-invalid', 'Invalid JWT: the header has no kid.');
+    if (this.inflight) await this.inflight.catch(() => {});
+    else if (this.now() - this.attemptedAt >= this.minInterval) await this.refresh();
+    const key = this.keys.get(kid);
+    if (!key) {
+      throw new TokenVerificationError('jwk-kid-mismatch', `No JWK with kid "${kid}" at ${this.opts.url}; the key may have been rotated out.`);
+    }
+    return key;
+  }
+
+  /** Fetches the JWKS now (one request at a time). */
+  refresh(): Promise<void> {
+    this.inflight ??= this.load().finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  private async load(): Promise<void> {
+    this.attemptedAt = this.now();
+    let body: { keys?: Jwk[] };
+    try {
+      const res = await (this.opts.fetch ?? fetch)(this.opts.url, { headers: this.opts.headers });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      body = (await res.json()) as { keys?: Jwk[] };
+    } catch (err) {
+      throw new TokenVerificationError('jwk-failed-to-load', `Could not load the JWKS from ${this.opts.url}: ${(err as Error).message}`);
+    }
+    const next = new Map<string, KeyObject>();
+    for (const jwk of body.keys ?? []) {
+      if (jwk.kty === 'RSA' && jwk.kid && (jwk.use === undefined || jwk.use === 'sig')) next.set(jwk.kid, importJwk(jwk));
+    }
+    this.keys = next;
+    this.fetchedAt = this.now();
+  }
+}
+
+const registry = new Map<string, RemoteJwks>();
+
+/** One shared cache per (URL, credentials), as @clerk/backend keeps per (apiUrl, secret key). */
+export function sharedRemoteJwks(opts: RemoteJwksOptions): RemoteJwks {
+  const id = `${opts.url}\0${JSON.stringify(opts.headers ?? {})}`;
+  let jwks = registry.get(id);
+  if (!jwks) {
+    jwks = new RemoteJwks(opts);
+    registry.set(id, jwks);
+  }
+  return jwks;
+}
