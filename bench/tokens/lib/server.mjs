@@ -1,0 +1,140 @@
+// Starts a real Latchkey server (SQLite, temp data dir) and mints real session tokens from it.
+import { spawn, execFileSync } from 'node:child_process';
+import { createPublicKey } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const ROOT = new URL('../../../', import.meta.url).pathname;
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Spawns `node packages/server/dist/cli/main.js start`. With `cpuProfDir`, the server runs
+ * under `--cpu-prof` and writes its profile there when it exits (SIGTERM -> process.exit).
+ */
+export async function startServer({ cpuProfDir } = {}) {
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
+  const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'packages/server/dist/cli/main.js'), 'start'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), LATCHKEY_DATA_DIR: dataDir, LATCHKEY_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  let exited = null;
+  const exit = new Promise((resolve) => child.on('exit', (code, signal) => { exited = { code, signal }; resolve(exited); }));
+
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited) throw new Error(`Latchkey exited during start-up (${JSON.stringify(exited)}):\n${output}`);
+    try {
+      const res = await fetch(`${base}/health`);
+      if (res.ok) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`Latchkey did not become healthy in 30 s:\n${output}`); }
+    await sleep(100);
+  }
+  const keysEnv = readFileSync(join(dataDir, 'keys.env'), 'utf8');
+  const secretKey = /^LATCHKEY_SECRET_KEY=(.+)$/m.exec(keysEnv)?.[1]?.trim();
+  if (!secretKey) throw new Error(`No LATCHKEY_SECRET_KEY in ${dataDir}/keys.env`);
+
+  return {
+    pid: child.pid,
+    port,
+    base,
+    dataDir,
+    secretKey,
+    output: () => output,
+    async stop() {
+      if (!exited) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exit;
+        clearTimeout(t);
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function api(server, method, path, body) {
+  const res = await fetch(`${server.base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${server.secretKey}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path} -> ${res.status}: ${text}`);
+  return JSON.parse(text);
+}
+
+/** `users` users with one session each; `perSession` tokens (1 h) per session. */
+export async function mintFixtures(server, { users = 8, perSession = 40 } = {}) {
+  const sessions = [];
+  for (let u = 0; u < users; u++) {
+    const user = await api(server, 'POST', '/v1/users', { email_address: [`bench${u}-${Date.now()}@example.com`] });
+    const session = await api(server, 'POST', '/v1/sessions', { user_id: user.id });
+    sessions.push(session.id);
+  }
+  const jobs = [];
+  for (const sid of sessions) for (let i = 0; i < perSession; i++) jobs.push(sid);
+  const tokens = [];
+  for (let i = 0; i < jobs.length; i += 16) {
+    const batch = await Promise.all(jobs.slice(i, i + 16).map((sid) =>
+      api(server, 'POST', `/v1/sessions/${sid}/tokens`, { expires_in_seconds: 3600 })));
+    for (const t of batch) tokens.push(t.jwt);
+  }
+  const jwks = await (await fetch(`${server.base}/.well-known/jwks.json`)).json();
+  if (jwks.keys?.length !== 1) throw new Error(`Expected one key in the JWKS, got ${jwks.keys?.length}`);
+  const pem = createPublicKey({ key: jwks.keys[0], format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
+  return { sessions, tokens, jwks, pem };
+}
+
+let clkTck;
+/** CPU seconds per thread of a process, from /proc (Linux only; null elsewhere). */
+export function threadCpu(pid) {
+  try {
+    clkTck ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+    const out = new Map();
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      const f = stat.slice(close + 2).split(' ');
+      out.set(tid, { comm, sec: (Number(f[11]) + Number(f[12])) / clkTck });
+    }
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds between two threadCpu snapshots, grouped as main / libuv pool / other. */
+export function cpuDelta(pid, before, after) {
+  if (!before || !after) return null;
+  const groups = { main: 0, libuv: 0, other: 0 };
+  for (const [tid, a] of after) {
+    const d = a.sec - (before.get(tid)?.sec ?? 0);
+    if (String(tid) === String(pid)) groups.main += d;
+    else if (/libuv/i.test(a.comm)) groups.libuv += d;
+    else groups.other += d;
+  }
+  return groups;
+}
