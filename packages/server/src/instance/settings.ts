@@ -4,28 +4,41 @@ import { z } from 'zod';
 export const SESSION_TOKEN_RESERVED_CLAIMS = ['iss', 'sub', 'sid', 'iat', 'nbf', 'exp', 'jti', 'azp', 'v', 'sts', 'fva',
   'act', 'pla', 'fea', 'o', 'aud'];
 
+const sessionClaims = z.record(z.string(), z.unknown()).superRefine((claims, ctx) => {
+  for (const key of Object.keys(claims)) {
+    if (SESSION_TOKEN_RESERVED_CLAIMS.includes(key)) {
+      ctx.addIssue({ code: 'custom', message: `the reserved claim "${key}" cannot be customised` });
+    }
+  }
+  // Session tokens travel in a cookie: keep room under browsers' 4 KiB limit.
+  if (JSON.stringify(claims).length > 1200) ctx.addIssue({ code: 'custom', message: 'must be at most 1200 bytes of JSON' });
+});
+
+/** Each setting's type and bounds, without defaults (a PATCH must not reset what it omits). */
+const fields = {
+  /** Lifetime of session tokens minted without `expires_in_seconds` (seconds). */
+  session_token_lifetime: z.number().int().min(30).max(3600),
+  /** Maximum lifetime of a session (seconds). */
+  session_max_lifetime: z.number().int().min(300).max(315_360_000),
+  /** Inactivity timeout (seconds); 0 turns it off. */
+  session_inactivity_timeout: z.number().int().min(0).max(315_360_000),
+  /** Custom session-token claims with {{user.*}} / {{session.*}} shortcodes. */
+  session_claims: sessionClaims,
+};
+
 /**
  * Instance settings, stored as one JSON document and edited through
- * PATCH /v1/instance. The schema is the contract: defaults fill what is unset.
+ * PATCH /v1/instance. Defaults fill what is unset (including settings added
+ * after an instance was created).
  */
 export const instanceSettingsSchema = z.strictObject({
-  /** Lifetime of session tokens minted without `expires_in_seconds` (seconds). */
-  session_token_lifetime: z.number().int().min(30).max(3600).default(60),
-  /** Maximum lifetime of a session (seconds); default 7 days. */
-  session_max_lifetime: z.number().int().min(300).max(315_360_000).default(604_800),
-  /** Inactivity timeout (seconds); 0 turns it off. */
-  session_inactivity_timeout: z.number().int().min(0).max(315_360_000).default(0),
-  /** Custom session-token claims with {{user.*}} / {{session.*}} shortcodes. */
-  session_claims: z.record(z.string(), z.unknown()).default({}).superRefine((claims, ctx) => {
-    for (const key of Object.keys(claims)) {
-      if (SESSION_TOKEN_RESERVED_CLAIMS.includes(key)) {
-        ctx.addIssue({ code: 'custom', message: `the reserved claim "${key}" cannot be customised` });
-      }
-    }
-    // Session tokens travel in a cookie: keep room under browsers' 4 KiB limit.
-    if (JSON.stringify(claims).length > 1200) ctx.addIssue({ code: 'custom', message: 'must be at most 1200 bytes of JSON' });
-  }),
+  session_token_lifetime: fields.session_token_lifetime.default(60),
+  session_max_lifetime: fields.session_max_lifetime.default(604_800),
+  session_inactivity_timeout: fields.session_inactivity_timeout.default(0),
+  session_claims: fields.session_claims.default({}),
 });
+
+export const settingsPatchSchema = z.strictObject(fields).partial();
 
 export type InstanceSettings = z.infer<typeof instanceSettingsSchema>;
 

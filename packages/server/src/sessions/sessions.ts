@@ -9,11 +9,12 @@ import { withEffectiveStatus } from './lifecycle.js';
 /** The sessions domain: create, read, list, revoke. */
 
 /** Persists expiry/abandonment that the clock has already decided (see lifecycle.ts). */
-async function settle(db: Db, now: number, scope: { userId?: string; sessionId?: string }): Promise<void> {
+async function settle(db: Db, now: number, scope: { userId?: string; clientId?: string; sessionId?: string }): Promise<void> {
   for (const [status, column] of [['expired', 'expire_at'], ['abandoned', 'abandon_at']] as const) {
     let q = db.updateTable('sessions').set({ status, updated_at: now })
       .where('status', '=', 'active').where(column, '<=', now);
     if (scope.userId) q = q.where('user_id', '=', scope.userId);
+    if (scope.clientId) q = q.where('client_id', '=', scope.clientId);
     if (scope.sessionId) q = q.where('id', '=', scope.sessionId);
     await q.execute();
   }
@@ -83,7 +84,7 @@ export async function listSessions(
   page: { limit: number; offset: number },
 ): Promise<{ data: SessionTable[]; total_count: number }> {
   const now = clock.now();
-  if (f.user_id) await settle(db, now, { userId: f.user_id });
+  await settle(db, now, { userId: f.user_id, clientId: f.client_id });
   let q = db.selectFrom('sessions');
   if (f.user_id) q = q.where('user_id', '=', f.user_id);
   if (f.client_id) q = q.where('client_id', '=', f.client_id);

@@ -1,9 +1,7 @@
 import { Hono } from 'hono';
-import { instanceSettingsSchema, type InstanceSettings } from '../../instance/settings.js';
+import { settingsPatchSchema, type InstanceSettings } from '../../instance/settings.js';
 import type { Services } from '../../services.js';
 import { jsonBody } from '../body.js';
-
-const patchSchema = instanceSettingsSchema.partial();
 
 /** Backend API: /v1/instance, the instance and its settings. */
 export function instanceRoutes(s: Services) {
@@ -17,6 +15,6 @@ export function instanceRoutes(s: Services) {
     ...settings,
   });
   app.get('/', (c) => c.json(json(s.settings.get())));
-  app.patch('/', async (c) => c.json(json(await s.settings.update(await jsonBody(c, patchSchema)))));
+  app.patch('/', async (c) => c.json(json(await s.settings.update(await jsonBody(c, settingsPatchSchema)))));
   return app;
 }
