@@ -25,13 +25,13 @@ export function freePort() {
  * Spawns `node packages/server/dist/cli/main.js start`. With `cpuProfDir`, the server runs
  * under `--cpu-prof` and writes its profile there when it exits (SIGTERM -> process.exit).
  */
-export async function startServer({ cpuProfDir } = {}) {
+export async function startServer({ cpuProfDir, env = {}, nodeArgs: extraNodeArgs = [], root = ROOT } = {}) {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
-  const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'packages/server/dist/cli/main.js'), 'start'], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: String(port), LATCHKEY_DATA_DIR: dataDir, LATCHKEY_LOG_LEVEL: 'warn' },
+  const nodeArgs = [...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), ...extraNodeArgs];
+  const child = spawn(process.execPath, [...nodeArgs, join(root, 'packages/server/dist/cli/main.js'), 'start'], {
+    cwd: root,
+    env: { ...process.env, ...env, PORT: String(port), LATCHKEY_DATA_DIR: dataDir, LATCHKEY_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -126,14 +126,17 @@ export function threadCpu(pid) {
   }
 }
 
-/** CPU seconds between two threadCpu snapshots, grouped as main / libuv pool / other. */
+/**
+ * CPU seconds between two threadCpu snapshots: the main (event-loop) thread and all other
+ * threads (libuv pool, where node:crypto's callback-form sign runs, plus V8 GC/compiler helpers).
+ * Node 20 names every thread "node", so they cannot be told apart by name.
+ */
 export function cpuDelta(pid, before, after) {
   if (!before || !after) return null;
-  const groups = { main: 0, libuv: 0, other: 0 };
+  const groups = { main: 0, other: 0 };
   for (const [tid, a] of after) {
     const d = a.sec - (before.get(tid)?.sec ?? 0);
     if (String(tid) === String(pid)) groups.main += d;
-    else if (/libuv/i.test(a.comm)) groups.libuv += d;
     else groups.other += d;
   }
   return groups;

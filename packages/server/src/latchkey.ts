@@ -35,13 +35,16 @@ export async function createLatchkey(config: Config, opts: LatchkeyOptions = {})
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger(config.logLevel);
   const storage = openStorage({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath });
-  let boot: BootstrapResult;
   try {
-    boot = await bootstrap(storage, config, clock);
+    return await assemble(config, storage, clock, logger, opts.reloadIntervalMs ?? 5_000);
   } catch (err) {
     await storage.close();
     throw err;
   }
+}
+
+async function assemble(config: Config, storage: Storage, clock: Clock, logger: Logger, interval: number): Promise<Latchkey> {
+  const boot = await bootstrap(storage, config, clock);
   const { db } = storage;
   const keyring = await Keyring.load(db, clock, config.encryptionKey);
   const secretKeys = new SecretKeyVerifier(db);
@@ -50,7 +53,6 @@ export async function createLatchkey(config: Config, opts: LatchkeyOptions = {})
   await settings.reload();
   const signer = new JwtSigner(keyring);
 
-  const interval = opts.reloadIntervalMs ?? 5_000;
   const onReloadError = (err: unknown) => logger.warn({ err }, 'reloading keys or settings failed; keeping the cached copy');
   for (const r of [keyring, secretKeys, settings]) r.startAutoReload(interval, onReloadError);
 

@@ -18,7 +18,7 @@ export interface VerifyTokenOptions {
   issuer?: string | string[] | ((iss: string) => boolean);
   /** Accepted audience(s): the token's `aud` must contain one. Unchecked when absent. */
   audience?: string | string[];
-  /** Accepted `azp` values (origins). Checked when given and the token has `azp`. */
+  /** Accepted `azp` values (origins). When given, the token must carry one of them (as in @clerk/backend). */
   authorizedParties?: string[];
   /** Leeway for exp/nbf/iat, default 5000 ms (Clerk's default). */
   clockSkewInMs?: number;
@@ -98,7 +98,7 @@ export async function verifyToken(token: string, opts: VerifyTokenOptions): Prom
   checkTimes(payload, (opts.now ?? Date.now)(), opts.clockSkewInMs ?? 5_000);
   if (opts.issuer !== undefined) checkIssuer(payload.iss, opts.issuer);
   if (opts.audience !== undefined) checkAudience(payload.aud, opts.audience);
-  if (opts.authorizedParties?.length && payload.azp !== undefined && !opts.authorizedParties.includes(payload.azp)) {
+  if (opts.authorizedParties?.length && (typeof payload.azp !== 'string' || !opts.authorizedParties.includes(payload.azp))) {
     throw new TokenVerificationError('token-invalid-authorized-party', `Invalid JWT authorized party: ${JSON.stringify(payload.azp)}.`);
   }
   return payload;

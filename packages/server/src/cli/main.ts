@@ -7,7 +7,7 @@ import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { ValidationErrors } from '../http/errors.js';
 import { validate } from '../http/body.js';
-import { bootstrap } from '../instance/bootstrap.js';
+import { bootstrap, type BootstrapResult } from '../instance/bootstrap.js';
 import { Keyring, rotateSigningKey } from '../keys/keyring.js';
 import { publicKeyPem } from '../keys/signing-key.js';
 import { createLatchkey } from '../latchkey.js';
@@ -28,11 +28,11 @@ Usage:
 
 Configuration comes from the environment: see README.md.`;
 
-async function withStorage<T>(config: Config, fn: (storage: Storage) => Promise<T>): Promise<T> {
+async function withStorage<T>(config: Config, fn: (storage: Storage, boot: BootstrapResult) => Promise<T>): Promise<T> {
   const storage = openStorage({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath });
   try {
-    await bootstrap(storage, config, systemClock);
-    return await fn(storage);
+    const boot = await bootstrap(storage, config, systemClock);
+    return await fn(storage, boot);
   } finally {
     await storage.close();
   }
@@ -75,8 +75,7 @@ function readKeysEnv(config: Config): Record<string, string> {
 }
 
 async function printConfig(config: Config): Promise<void> {
-  await withStorage(config, async ({ db }) => {
-    const boot = await bootstrap({ db, dialect: 'sqlite', close: async () => {} }, config, systemClock);
+  await withStorage(config, async ({ db }, boot) => {
     const keyring = await Keyring.load(db, systemClock, config.encryptionKey);
     const keys = readKeysEnv(config);
     const secret = keys.LATCHKEY_SECRET_KEY ?? '<the secret key printed at first start>';

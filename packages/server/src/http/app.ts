@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { Services } from '../services.js';
+import { limitBodySize } from './body-limit.js';
 import { errorResponse, renderError, ValidationErrors } from './errors.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { instanceRoutes } from './routes/instance.js';
@@ -16,13 +16,7 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export function createHttpApp(s: Services): Hono {
   const app = new Hono();
 
-  app.use(bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: (c) => errorResponse(c, 413, [{
-      code: 'request_body_too_large', message: 'request body too large',
-      long_message: `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`, meta: {},
-    }]),
-  }));
+  app.use(limitBodySize(MAX_BODY_BYTES));
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.route('/', discoveryRoutes(s));

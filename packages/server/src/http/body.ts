@@ -16,7 +16,7 @@ function toValidationErrors(error: z.ZodError): ValidationErrors {
       continue;
     }
     const param = issue.path.join('.') || 'body';
-    const missing = issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined;
+    const missing = issue.code === 'invalid_type' && issue.input === undefined;
     out.push(missing
       ? new LatchkeyError('unprocessable', 'form_param_missing', 'is missing', `${param} must be included.`, { param_name: param })
       : new LatchkeyError('unprocessable', 'form_param_format_invalid', 'is invalid', `${param}: ${issue.message}`, { param_name: param }));
@@ -25,7 +25,8 @@ function toValidationErrors(error: z.ZodError): ValidationErrors {
 }
 
 export function validate<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
-  const parsed = schema.safeParse(value);
+  // reportInput: tells "absent" (input undefined) from "present but wrong".
+  const parsed = schema.safeParse(value, { reportInput: true });
   if (!parsed.success) throw toValidationErrors(parsed.error);
   return parsed.data;
 }

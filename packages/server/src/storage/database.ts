@@ -35,8 +35,31 @@ function openSqlite(path: string): Storage {
   conn.pragma('busy_timeout = 5000');
   conn.pragma('foreign_keys = ON');
   conn.pragma('synchronous = NORMAL');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: conn }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(conn) }) });
   return { db, dialect: 'sqlite', close: () => db.destroy() };
+}
+
+/**
+ * Kysely prepares every query anew; with better-sqlite3 that prepare is a tenth
+ * of a token request's main-thread time (bench/PROFILE.md). Queries are built
+ * from a fixed set of shapes with bound parameters, so caching statements by SQL
+ * text is safe and the cache stays small; the bound is a guard all the same.
+ * (Statements are never streamed here, so one is never in use twice at once.)
+ */
+function withStatementCache(conn: SqliteDatabase.Database, max = 500) {
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => conn.close(),
+    prepare(sqlText: string) {
+      let stmt = cache.get(sqlText);
+      if (!stmt) {
+        stmt = conn.prepare(sqlText);
+        if (cache.size >= max) cache.delete(cache.keys().next().value!);
+        cache.set(sqlText, stmt);
+      }
+      return stmt;
+    },
+  };
 }
 
 // BIGINT (int8) and NUMERIC columns would otherwise arrive as strings: our

@@ -1,3 +1,4 @@
+import type { CompiledQuery } from 'kysely';
 import type { Clock } from '../clock/clock.js';
 import { LatchkeyError, notFound } from '../errors/latchkey-error.js';
 import type { InstanceSettings } from '../instance/settings.js';
@@ -27,14 +28,28 @@ export interface MintOptions {
 }
 
 
-async function loadLiveSession(db: Db, sessionId: string, now: number): Promise<SessionTable> {
-  const row = await db
+function sessionQuery(db: Db, sessionId: string) {
+  return db
     .selectFrom('sessions')
     .innerJoin('users', 'users.id', 'sessions.user_id')
     .selectAll('sessions')
     .select(['users.banned', 'users.locked', 'users.deleted_at'])
-    .where('sessions.id', '=', sessionId)
-    .executeTakeFirst();
+    .where('sessions.id', '=', sessionId);
+}
+type SessionRow = Awaited<ReturnType<ReturnType<typeof sessionQuery>['executeTakeFirst']>>;
+
+// The token endpoint is the hot path: its one query is compiled once per database
+// and then only re-bound, instead of being rebuilt and recompiled per request.
+const compiledSessionQuery = new WeakMap<Db, CompiledQuery>();
+
+async function loadLiveSession(db: Db, sessionId: string, now: number): Promise<SessionTable> {
+  let compiled = compiledSessionQuery.get(db);
+  if (!compiled) {
+    compiled = sessionQuery(db, '').compile();
+    compiledSessionQuery.set(db, compiled);
+  }
+  const result = await db.executeQuery<NonNullable<SessionRow>>({ ...compiled, parameters: [sessionId] });
+  const row = result.rows[0];
   if (!row) throw notFound('Session');
   const { banned, locked, deleted_at, ...session } = row;
   const status = effectiveStatus(session, now);

@@ -72,8 +72,14 @@ export async function startPostgres(): Promise<TestPostgres> {
   return {
     url,
     async stop() {
-      child.kill('SIGINT');
-      await new Promise((r) => child.once('exit', r));
+      // As root the child is runuser, which does not forward signals: ask pg_ctl.
+      const exited = new Promise((r) => child.once('exit', r));
+      try {
+        execFileSync(...run('pg_ctl', ['-D', data, 'stop', '-m', 'fast', '-w']), { stdio: 'pipe' });
+      } catch {
+        child.kill('SIGKILL');
+      }
+      await exited;
       rmSync(dir, { recursive: true, force: true });
     },
   };

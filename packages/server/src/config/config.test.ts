@@ -1,0 +1,144 @@
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+/** loadConfig's problems for an environment that must be refused. */
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error(`expected ${JSON.stringify(env)} to be refused`);
+}
+
+describe('loadConfig', () => {
+  it('has working defaults for an empty environment', () => {
+    const c = loadConfig({});
+    expect(c).toEqual({
+      port: 4000,
+      host: '127.0.0.1',
+      publicUrl: 'http://127.0.0.1:4000',
+      dataDir: resolve('.latchkey'),
+      databaseUrl: undefined,
+      sqlitePath: join(resolve('.latchkey'), 'latchkey.db'),
+      encryptionKey: undefined,
+      production: false,
+      logLevel: 'info',
+    });
+  });
+
+  it('derives the default public URL from PORT (127.0.0.1, which Clerk SDKs accept as a host)', () => {
+    expect(loadConfig({ PORT: '5123' }).publicUrl).toBe('http://127.0.0.1:5123');
+    expect(loadConfig({ PORT: '5123' }).port).toBe(5123);
+  });
+
+  it('takes every value from the environment', () => {
+    const c = loadConfig({
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      LATCHKEY_PUBLIC_URL: 'https://auth.example.com',
+      LATCHKEY_DATA_DIR: '/var/lib/latchkey',
+      LATCHKEY_DATABASE_URL: 'postgresql://u:p@db.internal:5432/latchkey',
+      LATCHKEY_ENCRYPTION_KEY: 'k'.repeat(32),
+      NODE_ENV: 'production',
+      LATCHKEY_LOG_LEVEL: 'warn',
+    });
+    expect(c).toEqual({
+      port: 8080,
+      host: '0.0.0.0',
+      publicUrl: 'https://auth.example.com',
+      dataDir: '/var/lib/latchkey',
+      databaseUrl: 'postgresql://u:p@db.internal:5432/latchkey',
+      sqlitePath: '/var/lib/latchkey/latchkey.db',
+      encryptionKey: 'k'.repeat(32),
+      production: true,
+      logLevel: 'warn',
+    });
+  });
+
+  it('accepts a public URL with a path, and postgres:// as well as postgresql://', () => {
+    expect(loadConfig({ LATCHKEY_PUBLIC_URL: 'https://example.com/auth' }).publicUrl).toBe('https://example.com/auth');
+    expect(loadConfig({ LATCHKEY_DATABASE_URL: 'postgres://localhost/lk' }).databaseUrl).toBe('postgres://localhost/lk');
+  });
+
+  it('resolves a relative data directory to an absolute path', () => {
+    const c = loadConfig({ LATCHKEY_DATA_DIR: 'some/dir' });
+    expect(c.dataDir).toBe(resolve('some/dir'));
+    expect(c.sqlitePath).toBe(resolve('some/dir', 'latchkey.db'));
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(loadConfig({ PORT: '', LATCHKEY_PUBLIC_URL: '', LATCHKEY_DATABASE_URL: '', LATCHKEY_LOG_LEVEL: '' }))
+      .toMatchObject({ port: 4000, publicUrl: 'http://127.0.0.1:4000', databaseUrl: undefined, logLevel: 'info' });
+  });
+
+  it('refuses a PORT that is not an integer in 0..65535, naming PORT', () => {
+    for (const PORT of ['abc', '1.5', '-1', '65536']) {
+      const p = problems({ PORT });
+      expect(p).toHaveLength(1);
+      expect(p[0]).toMatch(/^PORT: /);
+    }
+  });
+
+  it('refuses public URLs that cannot be a byte-exact issuer', () => {
+    const cases: [string, RegExp][] = [
+      ['https://auth.example.com/', /must not end with "\/"/],
+      ['https://example.com/auth/', /must not end with "\/"/],
+      ['auth.example.com', /absolute URL/],
+      ['ftp://auth.example.com', /http or https/],
+      ['https://auth.example.com?x=1', /query/],
+      ['https://auth.example.com#frag', /fragment/],
+      ['https://user:pw@auth.example.com', /credentials/],
+    ];
+    for (const [LATCHKEY_PUBLIC_URL, message] of cases) {
+      const p = problems({ LATCHKEY_PUBLIC_URL });
+      expect(p, LATCHKEY_PUBLIC_URL).toHaveLength(1);
+      expect(p[0]).toMatch(/^LATCHKEY_PUBLIC_URL: /);
+      expect(p[0]).toMatch(message);
+    }
+  });
+
+  it('refuses a database URL that is not PostgreSQL', () => {
+    for (const url of ['mysql://x', 'sqlite:///tmp/x.db', 'x']) {
+      const p = problems({ LATCHKEY_DATABASE_URL: url });
+      expect(p).toEqual(['LATCHKEY_DATABASE_URL: must be a postgres:// or postgresql:// URL']);
+    }
+  });
+
+  it('refuses a short encryption key and an unknown log level', () => {
+    expect(problems({ LATCHKEY_ENCRYPTION_KEY: 'short' })[0]).toMatch(/^LATCHKEY_ENCRYPTION_KEY: must be at least 32 characters/);
+    expect(problems({ LATCHKEY_LOG_LEVEL: 'loud' })[0]).toMatch(/^LATCHKEY_LOG_LEVEL: /);
+  });
+
+  it('reports every bad value at once, one problem each, in the error message too', () => {
+    let err: unknown;
+    try {
+      loadConfig({ PORT: 'abc', LATCHKEY_PUBLIC_URL: 'http://a.example.com/', LATCHKEY_DATABASE_URL: 'mysql://x' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const { problems: p, message } = err as ConfigError;
+    expect(p).toHaveLength(3);
+    expect(p.map((x) => x.split(':')[0]).sort()).toEqual(['LATCHKEY_DATABASE_URL', 'LATCHKEY_PUBLIC_URL', 'PORT']);
+    for (const line of p) expect(message).toContain(`  - ${line}`);
+  });
+
+  it('requires an encryption key in production', () => {
+    expect(problems({ NODE_ENV: 'production' })).toEqual([expect.stringMatching(/^LATCHKEY_ENCRYPTION_KEY: is required when NODE_ENV=production/)]);
+    expect(loadConfig({ NODE_ENV: 'development' }).production).toBe(false);
+  });
+
+  it('reads process.env by default', () => {
+    const saved = process.env.PORT;
+    process.env.PORT = '4555';
+    try {
+      expect(loadConfig().port).toBe(4555);
+    } finally {
+      if (saved === undefined) delete process.env.PORT;
+      else process.env.PORT = saved;
+    }
+  });
+});
