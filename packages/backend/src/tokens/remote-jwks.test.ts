@@ -256,6 +256,16 @@ describe('RemoteJwks', () => {
     expect(await reasonOf(p)).toBe('jwk-failed-to-load');
   });
 
+  it('every lookup that waited on a failing fetch hears the same reason', async () => {
+    const h = harness();
+    h.plan.push('hang');
+    const lookups = ['k1', 'k2', 'k3'].map((kid) => reasonOf(h.jwks.keyFor(kid)));
+    await flush();
+    h.hung[0]!.reject(new TypeError('fetch failed'));
+    expect(await Promise.all(lookups)).toEqual(['jwk-failed-to-load', 'jwk-failed-to-load', 'jwk-failed-to-load']);
+    expect(h.calls).toHaveLength(1);
+  });
+
   it('recovers after a failed load once the minimum interval has passed', async () => {
     const h = harness();
     h.plan.push(new TypeError('fetch failed'));

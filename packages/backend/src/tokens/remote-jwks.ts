@@ -7,7 +7,7 @@ export interface RemoteJwksOptions {
   headers?: Record<string, string>;
   /** Keys older than this are refreshed in the background (default 5 minutes). */
   ttlMs?: number;
-  /** An unknown kid triggers at most one fetch per this interval (default 5 s). */
+  /** An unknown kid triggers at most one fetch per this interval (default 1 s). */
   minRefetchIntervalMs?: number;
   fetch?: typeof fetch;
   now?: () => number;
@@ -24,13 +24,15 @@ export class RemoteJwks implements KeySource {
   private fetchedAt = Number.NEGATIVE_INFINITY;
   private attemptedAt = Number.NEGATIVE_INFINITY;
   private inflight: Promise<void> | undefined;
+  /** Why the last fetch failed, so every caller that waited on it hears the same reason. */
+  private lastError: TokenVerificationError | undefined;
   private readonly ttlMs: number;
   private readonly minInterval: number;
   private readonly now: () => number;
 
   constructor(private readonly opts: RemoteJwksOptions) {
     this.ttlMs = opts.ttlMs ?? 300_000;
-    this.minInterval = opts.minRefetchIntervalMs ?? 5_000;
+    this.minInterval = opts.minRefetchIntervalMs ?? 1_000;
     this.now = opts.now ?? Date.now;
   }
 
@@ -49,6 +51,7 @@ export class RemoteJwks implements KeySource {
     else if (this.now() - this.attemptedAt >= this.minInterval) await this.refresh();
     const key = this.keys.get(kid);
     if (!key) {
+      if (this.lastError) throw this.lastError;
       throw new TokenVerificationError('jwk-kid-mismatch', `No JWK with kid "${kid}" at ${this.opts.url}; the key may have been rotated out.`);
     }
     return key;
@@ -70,8 +73,10 @@ export class RemoteJwks implements KeySource {
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       body = (await res.json()) as { keys?: Jwk[] };
     } catch (err) {
-      throw new TokenVerificationError('jwk-failed-to-load', `Could not load the JWKS from ${this.opts.url}: ${(err as Error).message}`);
+      this.lastError = new TokenVerificationError('jwk-failed-to-load', `Could not load the JWKS from ${this.opts.url}: ${(err as Error).message}`);
+      throw this.lastError;
     }
+    this.lastError = undefined;
     const next = new Map<string, KeyObject>();
     for (const jwk of body.keys ?? []) {
       if (jwk.kty === 'RSA' && jwk.kid && (jwk.use === undefined || jwk.use === 'sig')) next.set(jwk.kid, importJwk(jwk));

@@ -85,6 +85,19 @@ export function isUniqueViolation(err: unknown): boolean {
   return e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
+/**
+ * The column a unique violation is about, read from the constraint (PostgreSQL)
+ * or the message (SQLite: "UNIQUE constraint failed: users.username").
+ */
+export function violatedColumn(err: unknown): string | undefined {
+  const e = err as { constraint?: string; message?: string };
+  const text = `${e.constraint ?? ''} ${e.message ?? ''}`;
+  for (const column of ['email_lower', 'phone_number', 'username', 'external_id', 'name']) {
+    if (text.includes(column)) return column;
+  }
+  return undefined;
+}
+
 /** A cheap round trip, used by health checks. */
 export async function ping(db: Db): Promise<void> {
   await sql`select 1`.execute(db);

@@ -3,7 +3,7 @@ import { LatchkeyError, invalidParam, notFound } from '../errors/latchkey-error.
 import { newId } from '../ids/ids.js';
 import { checkImportedDigest, checkPasswordRules, hashPassword } from '../passwords/passwords.js';
 import { endUserSessions } from '../sessions/sessions.js';
-import { isUniqueViolation, type Db } from '../storage/database.js';
+import { isUniqueViolation, violatedColumn, type Db } from '../storage/database.js';
 import type { EmailAddressTable, PhoneNumberTable, UserTable } from '../storage/schema.js';
 import { deepMerge, serializeMetadata } from './metadata.js';
 import type { CreateUserInput, MetadataInput, UpdateUserInput } from './schemas.js';
@@ -15,6 +15,21 @@ import { parseMetadata, type UserRecord } from './user-record.js';
 const identifierExists = (param: string, what: string) =>
   new LatchkeyError('unprocessable', 'form_identifier_exists', `That ${what} is taken. Please try another.`,
     `That ${what} is taken. Please try another.`, { param_name: param });
+
+/** Two concurrent writes can both pass the checks; the unique index decides, and names the field. */
+function identifierConflict(err: unknown): unknown {
+  if (!isUniqueViolation(err)) return err;
+  switch (violatedColumn(err)) {
+    case 'phone_number':
+      return identifierExists('phone_number', 'phone number');
+    case 'username':
+      return identifierExists('username', 'username');
+    case 'external_id':
+      return identifierExists('external_id', 'external id');
+    default:
+      return identifierExists('email_address', 'email address');
+  }
+}
 
 /** `updated_at` strictly increases per user, even within one millisecond. */
 const nextUpdatedAt = (prev: number, now: number) => Math.max(now, prev + 1);
@@ -120,9 +135,7 @@ export async function createUser(db: Db, clock: Clock, input: CreateUserInput): 
       if (phoneRows.length) await trx.insertInto('phone_numbers').values(phoneRows).execute();
     });
   } catch (err) {
-    // Two concurrent creates can both pass the check; the unique index decides.
-    if (isUniqueViolation(err)) throw identifierExists('email_address', 'identifier');
-    throw err;
+    throw identifierConflict(err);
   }
   return { user, emails: emailRows, phones: phoneRows };
 }
@@ -191,8 +204,7 @@ export async function updateUser(db: Db, clock: Clock, id: string, input: Update
       if (password && input.sign_out_of_other_sessions) await endUserSessions(trx, id, now, 'revoked');
     });
   } catch (err) {
-    if (isUniqueViolation(err)) throw identifierExists('username', 'identifier');
-    throw err;
+    throw identifierConflict(err);
   }
   return getUser(db, id);
 }

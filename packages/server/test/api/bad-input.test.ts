@@ -426,6 +426,8 @@ describe.each(dialects())('Backend API refuses bad input (%s)', (dialect) => {
       for (const r of results.filter((x) => x.status !== 200)) {
         expect(r.status).toBe(422);
         expect(r.body.errors[0]!.code).toBe('form_identifier_exists');
+        // Whether the check or the unique index caught it, the field is named right.
+        expect(r.body.errors[0]!.meta.param_name).toBe('username');
       }
       expect(await server.db.selectFrom('users').select('id').where('username', '=', 'racing_name').execute()).toHaveLength(1);
       const emails = await server.db.selectFrom('email_addresses').select('id').where('email_lower', 'like', 'uname%').execute();
