@@ -67,23 +67,35 @@ export class RemoteJwks implements KeySource {
 
   private async load(): Promise<void> {
     this.attemptedAt = this.now();
-    let body: { keys?: Jwk[] };
+    let next: Map<string, KeyObject>;
     try {
-      const res = await (this.opts.fetch ?? fetch)(this.opts.url, { headers: this.opts.headers });
+      const res = await (this.opts.fetch ?? fetch)(this.opts.url, { headers: this.opts.headers, redirect: 'error' });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      body = (await res.json()) as { keys?: Jwk[] };
+      next = parseJwks(await res.json());
     } catch (err) {
       this.lastError = new TokenVerificationError('jwk-failed-to-load', `Could not load the JWKS from ${this.opts.url}: ${(err as Error).message}`);
       throw this.lastError;
     }
     this.lastError = undefined;
-    const next = new Map<string, KeyObject>();
-    for (const jwk of body.keys ?? []) {
-      if (jwk.kty === 'RSA' && jwk.kid && (jwk.use === undefined || jwk.use === 'sig')) next.set(jwk.kid, importJwk(jwk));
-    }
     this.keys = next;
     this.fetchedAt = this.now();
   }
+}
+
+/** RSA signing keys with a kid; a key that does not import is skipped, not fatal. */
+function parseJwks(body: unknown): Map<string, KeyObject> {
+  const keys = (body as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys)) throw new Error('the response is not a JWKS ({"keys": [...]})');
+  const out = new Map<string, KeyObject>();
+  for (const jwk of keys as Jwk[]) {
+    if (jwk?.kty !== 'RSA' || typeof jwk.kid !== 'string' || (jwk.use !== undefined && jwk.use !== 'sig')) continue;
+    try {
+      out.set(jwk.kid, importJwk(jwk));
+    } catch {
+      // A malformed key cannot verify anything; the others still can.
+    }
+  }
+  return out;
 }
 
 const registry = new Map<string, RemoteJwks>();

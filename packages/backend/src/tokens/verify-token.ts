@@ -26,7 +26,8 @@ export interface VerifyTokenOptions {
   now?: () => number;
 }
 
-const ALGORITHMS: Record<string, string> = { RS256: 'sha256', RS384: 'sha384', RS512: 'sha512' };
+// A Map, not an object literal: `alg: "constructor"` must not find Object.prototype's.
+const ALGORITHMS = new Map([['RS256', 'sha256'], ['RS384', 'sha384'], ['RS512', 'sha512']]);
 const staticSources = new WeakMap<object, KeySource>();
 
 function keySource(opts: VerifyTokenOptions): KeySource {
@@ -83,7 +84,7 @@ function checkTimes(p: JwtPayload, nowMs: number, skewMs: number): void {
  */
 export async function verifyToken(token: string, opts: VerifyTokenOptions): Promise<JwtPayload> {
   const { header, payload, signingInput, signature } = decodeJwt(token);
-  const hash = header.alg ? ALGORITHMS[header.alg] : undefined;
+  const hash = typeof header.alg === 'string' ? ALGORITHMS.get(header.alg) : undefined;
   if (!hash) throw new TokenVerificationError('token-invalid-algorithm', `Invalid JWT algorithm: ${JSON.stringify(header.alg)}; RS256 is expected.`);
   if (header.typ !== undefined && header.typ !== 'JWT') {
     throw new TokenVerificationError('token-invalid', `Invalid JWT type: ${JSON.stringify(header.typ)}.`);

@@ -17,6 +17,14 @@ export function createHttpApp(s: Services): Hono {
   const app = new Hono();
 
   app.use(limitBodySize(MAX_BODY_BYTES));
+  // A NUL in a path or query can match nothing and PostgreSQL cannot even compare it.
+  app.use(async (c, next) => {
+    if (c.req.url.includes('%00')) {
+      return errorResponse(c, 400, [{ code: 'malformed_request', message: 'malformed request',
+        long_message: 'URLs must not contain NUL characters (%00).', meta: {} }]);
+    }
+    await next();
+  });
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.route('/', discoveryRoutes(s));

@@ -31,6 +31,33 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown): z.infe
   return parsed.data;
 }
 
+/** Deeper than any real document, shallow enough for the recursive code downstream. */
+const MAX_DEPTH = 64;
+
+/**
+ * Walks a parsed body without recursion: refuses nesting past MAX_DEPTH (deep
+ * merges and JSON.stringify would overflow the stack) and NUL characters (which
+ * PostgreSQL text cannot store), so both are a 400 rather than a 500.
+ */
+function checkShape(value: unknown): void {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (v.includes('\0')) throw malformed('Strings must not contain NUL characters.');
+    } else if (v !== null && typeof v === 'object') {
+      if (depth >= MAX_DEPTH) throw malformed(`The request body is nested deeper than ${MAX_DEPTH} levels.`);
+      for (const [k, child] of Object.entries(v)) {
+        if (k.includes('\0')) throw malformed('Keys must not contain NUL characters.');
+        stack.push([child, depth + 1]);
+      }
+    }
+  }
+}
+
+const malformed = (longMessage: string) =>
+  new LatchkeyError('bad_request', 'malformed_request', 'malformed request body', longMessage);
+
 /**
  * Reads a JSON body. An empty body counts as `{}` (POST …/ban has none);
  * anything that is not a JSON object is a 400. Size is capped before this runs.
@@ -42,14 +69,11 @@ export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Prom
     try {
       value = JSON.parse(text);
     } catch {
-      throw new LatchkeyError('bad_request', 'malformed_request', 'malformed request body',
-        'The request body is not valid JSON.');
+      throw malformed('The request body is not valid JSON.');
     }
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new LatchkeyError('bad_request', 'malformed_request', 'malformed request body',
-      'The request body must be a JSON object.');
-  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw malformed('The request body must be a JSON object.');
+  checkShape(value);
   return validate(schema, value);
 }
 

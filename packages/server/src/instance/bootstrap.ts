@@ -31,21 +31,27 @@ export async function bootstrap(storage: Storage, config: Config, clock: Clock):
     let newSecretKey: string | undefined;
     if (!instance) {
       const now = clock.now();
-      instance = {
+      const created: InstanceTable = {
         id: newId('ins', now),
         environment: config.production ? 'production' : 'development',
         settings: JSON.stringify(defaultSettings()),
         created_at: now,
         updated_at: now,
       };
-      await db.insertInto('instance').values(instance).execute();
-      newSecretKey = await createSecretKey(db, clock, instance.environment);
+      // One transaction, and keys.env written before it commits: a crash can leave
+      // a keys.env without an instance (the next start replaces it), never an
+      // instance whose only secret key nobody has seen.
+      newSecretKey = await db.transaction().execute(async (trx) => {
+        await trx.insertInto('instance').values(created).execute();
+        const secret = await createSecretKey(trx, clock, created.environment);
+        writeKeysEnv(config.dataDir, publishableKey(config.publicUrl, created.environment), secret);
+        return secret;
+      });
+      instance = created;
     }
     await ensureSigningKey(db, clock, config.encryptionKey);
     await sealStoredKeys(db, config.encryptionKey);
-    const pk = publishableKey(config.publicUrl, instance.environment);
-    if (newSecretKey) writeKeysEnv(config.dataDir, pk, newSecretKey);
-    return { instance, publishableKey: pk, newSecretKey, migrated };
+    return { instance, publishableKey: publishableKey(config.publicUrl, instance.environment), newSecretKey, migrated };
   });
 }
 

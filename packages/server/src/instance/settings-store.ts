@@ -31,10 +31,19 @@ export class SettingsStore {
     return this.current;
   }
 
-  /** Applies a validated partial update; returns the new settings. */
+  /**
+   * Applies a validated partial update to the stored settings (not this
+   * instance's possibly stale copy), under the row's lock, so concurrent PATCHes
+   * through different instances both land.
+   */
   async update(patch: Partial<InstanceSettings>): Promise<InstanceSettings> {
-    const next = instanceSettingsSchema.parse({ ...this.current, ...patch });
-    await this.db.updateTable('instance').set({ settings: JSON.stringify(next), updated_at: this.clock.now() }).execute();
+    const next = await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('instance').set((eb) => ({ updated_at: eb.ref('updated_at') })).execute();
+      const row = await trx.selectFrom('instance').select('settings').executeTakeFirstOrThrow();
+      const merged = instanceSettingsSchema.parse({ ...JSON.parse(row.settings), ...patch });
+      await trx.updateTable('instance').set({ settings: JSON.stringify(merged), updated_at: this.clock.now() }).execute();
+      return merged;
+    });
     this.current = next;
     return next;
   }

@@ -41,7 +41,13 @@ export function checkImportedDigest(hasher: string, digest: string): void {
   if (!(IMPORTABLE_HASHERS as readonly string[]).includes(hasher)) {
     throw invalidParam('password_hasher', `Latchkey can import ${IMPORTABLE_HASHERS.join(' and ')} digests; "${hasher}" is not supported.`);
   }
-  if (!digest.startsWith(`$${hasher}$`)) {
+  const params = /^\$argon2i?d?\$v=\d+\$m=(\d+),t=(\d+),p=(\d+)\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/.exec(digest);
+  if (!digest.startsWith(`$${hasher}$`) || !params) {
     throw invalidParam('password_digest', `password_digest is not a PHC-format ${hasher} digest.`);
+  }
+  // Verifying runs with the digest's own cost: bound it so one sign-in cannot exhaust the server.
+  const [m, t, p] = params.slice(1).map(Number) as [number, number, number];
+  if (m > 262_144 || t > 16 || p > 8) {
+    throw invalidParam('password_digest', 'password_digest asks for more than m=262144 KiB, t=16, p=8; rehash it with lower cost.');
   }
 }

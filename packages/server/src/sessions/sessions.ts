@@ -4,6 +4,7 @@ import { newId } from '../ids/ids.js';
 import type { InstanceSettings } from '../instance/settings.js';
 import type { Db } from '../storage/database.js';
 import type { SessionStatus, SessionTable } from '../storage/schema.js';
+import { lockLiveUser } from '../users/store.js';
 import { withEffectiveStatus } from './lifecycle.js';
 
 /** The sessions domain: create, read, list, revoke. */
@@ -37,8 +38,11 @@ export async function createSession(
   userId: string,
 ): Promise<SessionTable> {
   return db.transaction().execute(async (trx) => {
-    const user = await trx.selectFrom('users').select(['id', 'banned', 'locked'])
-      .where('id', '=', userId).where('deleted_at', 'is', null).executeTakeFirst();
+    // Under the user's row lock: a concurrent ban either sees this session and
+    // revokes it, or commits first and this create sees `banned`.
+    const user = (await lockLiveUser(trx, userId))
+      ? await trx.selectFrom('users').select(['id', 'banned', 'locked']).where('id', '=', userId).executeTakeFirst()
+      : undefined;
     if (!user) throw notFound('User');
     if (user.banned) throw new LatchkeyError('forbidden', 'user_banned', 'user is banned', 'This user is banned and cannot have sessions.');
     if (user.locked) throw new LatchkeyError('forbidden', 'user_locked', 'user is locked', 'This user is locked and cannot have sessions.');

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
@@ -27,8 +27,16 @@ export function openStorage(opts: StorageOptions): Storage {
 }
 
 function openSqlite(path: string): Storage {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    // The file holds private keys (unless encrypted) and password hashes: owner only.
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+    chmodSync(path, 0o600);
+  }
   const conn = new SqliteDatabase(path);
+  // SQLite's own lower() folds ASCII only; JavaScript's folds all of Unicode, as
+  // PostgreSQL does, so search matches the same rows on both.
+  conn.function('lower', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v));
   // WAL lets the CLI (keys rotate, users create) write while a server reads;
   // busy_timeout makes the writer wait for the other process instead of failing.
   conn.pragma('journal_mode = WAL');

@@ -5,8 +5,13 @@ import { newId } from '../ids/ids.js';
 import { isUniqueViolation, type Db } from '../storage/database.js';
 import type { JwtTemplateTable } from '../storage/schema.js';
 
-/** Claims every template token sets itself; a template may not override them. */
-export const TEMPLATE_RESERVED_CLAIMS = ['iss', 'sub', 'iat', 'nbf', 'exp', 'jti', 'azp'] as const;
+/**
+ * Claims a template may not set: the ones every template token sets itself, and
+ * the ones Clerk's SDKs read as session state, impersonation (`act`) or an
+ * organisation role (`o`), which a template must never be able to forge.
+ */
+export const TEMPLATE_RESERVED_CLAIMS = ['iss', 'sub', 'iat', 'nbf', 'exp', 'jti', 'azp',
+  'sid', 'v', 'sts', 'fva', 'act', 'o', 'pla', 'fea'] as const;
 
 export interface JwtTemplate {
   id: string;
@@ -65,7 +70,8 @@ const claimsSchema = z.record(z.string(), z.unknown()).superRefine((claims, ctx)
 export const createTemplateSchema = z.strictObject({
   name: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'may contain only letters, digits, "_" and "-"'),
   claims: claimsSchema,
-  lifetime: z.number().int().min(30).max(315_360_000).default(60),
+  // At most 7 days, as expires_in_seconds: a retired key stays published as long as its tokens live.
+  lifetime: z.number().int().min(30).max(604_800).default(60),
   allowed_clock_skew: z.number().int().min(0).max(300).default(5),
   aud: z.string().min(1).max(256).nullish(),
   custom_signing_key: z.literal(false).optional(),

@@ -7,10 +7,13 @@ import { z } from 'zod';
  * (skip_legal_checks, notify_primary_email_address_changed, …) are accepted.
  */
 const metadata = z.record(z.string(), z.unknown());
-const rfc3339 = z.iso.datetime({ offset: true, message: 'must be an RFC 3339 timestamp' });
+const rfc3339 = z.iso.datetime({ offset: true, message: 'must be an RFC 3339 timestamp' })
+  .refine((v) => Date.parse(v) >= 0, 'must not be before 1970');
 const name = z.string().max(256);
+// Usernames are case-insensitive, as in Clerk: stored and matched in lower case.
 const username = z.string().min(4, 'must be at least 4 characters').max(64, 'must be at most 64 characters')
-  .regex(/^[A-Za-z0-9_.-]+$/, 'may contain only letters, digits, "_", "-" and "."');
+  .regex(/^[A-Za-z0-9_.-]+$/, 'may contain only letters, digits, "_", "-" and "."')
+  .transform((u) => u.toLowerCase());
 const email = z.string().max(320).regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be a valid email address');
 const phone = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be in E.164 format, e.g. +15555550100');
 const identificationStatus = z.enum(['verified', 'reserved']);
@@ -85,8 +88,9 @@ export const metadataSchema = z.strictObject({
 });
 export type MetadataInput = z.infer<typeof metadataSchema>;
 
+// web3wallet is accepted because @clerk/backend's types offer it; no user has one, so it orders by id.
 const orderFields = ['created_at', 'updated_at', 'last_active_at', 'last_sign_in_at', 'first_name', 'last_name',
-  'username', 'email_address', 'phone_number'] as const;
+  'username', 'email_address', 'phone_number', 'web3wallet'] as const;
 export type UserOrderField = (typeof orderFields)[number];
 
 const manyStrings = z.array(z.string().max(320)).max(100).default([]);

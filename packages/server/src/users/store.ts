@@ -27,13 +27,26 @@ export async function findLiveUser(db: Db, id: string): Promise<UserRecord | und
   return rec;
 }
 
+/**
+ * Locks a live user's row for the rest of the transaction and reports whether it
+ * exists. A no-op UPDATE takes PostgreSQL's row lock (SELECT … FOR UPDATE is not
+ * SQLite syntax) and is harmless on SQLite, whose transactions already run one at
+ * a time. Read-modify-write changes (metadata merge, ban vs. new sessions) take it
+ * first so concurrent ones queue instead of losing writes.
+ */
+export async function lockLiveUser(db: Db, id: string): Promise<boolean> {
+  const res = await db.updateTable('users').set((eb) => ({ updated_at: eb.ref('updated_at') }))
+    .where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
 type Eb = ExpressionBuilder<Database, 'users'>;
 
 function filterConditions(eb: Eb, f: UserFilter): Expression<SqlBool>[] {
   const c: Expression<SqlBool>[] = [eb('users.deleted_at', 'is', null)];
   if (f.user_id.length) c.push(eb('users.id', 'in', f.user_id));
   if (f.external_id.length) c.push(eb('users.external_id', 'in', f.external_id));
-  if (f.username.length) c.push(eb('users.username', 'in', f.username));
+  if (f.username.length) c.push(eb('users.username', 'in', f.username.map((u) => u.toLowerCase())));
   if (f.email_address.length) {
     const lowered = f.email_address.map((e) => e.toLowerCase());
     c.push(eb.exists(eb.selectFrom('email_addresses as e').select('e.id')
@@ -76,6 +89,8 @@ function orderExpression(field: UserOrderField) {
       return sql`(select e.email_lower from email_addresses e where e.id = users.primary_email_address_id)`;
     case 'phone_number':
       return sql`(select p.phone_number from phone_numbers p where p.id = users.primary_phone_number_id)`;
+    case 'web3wallet':
+      return sql`null`;
     default:
       return sql.ref(`users.${field}`);
   }

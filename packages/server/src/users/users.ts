@@ -7,7 +7,7 @@ import { isUniqueViolation, violatedColumn, type Db } from '../storage/database.
 import type { EmailAddressTable, PhoneNumberTable, UserTable } from '../storage/schema.js';
 import { deepMerge, serializeMetadata } from './metadata.js';
 import type { CreateUserInput, MetadataInput, UpdateUserInput } from './schemas.js';
-import { findLiveUser } from './store.js';
+import { findLiveUser, lockLiveUser } from './store.js';
 import { parseMetadata, type UserRecord } from './user-record.js';
 
 /** The users domain: every write is one transaction and re-reads what it wrote. */
@@ -15,6 +15,13 @@ import { parseMetadata, type UserRecord } from './user-record.js';
 const identifierExists = (param: string, what: string) =>
   new LatchkeyError('unprocessable', 'form_identifier_exists', `That ${what} is taken. Please try another.`,
     `That ${what} is taken. Please try another.`, { param_name: param });
+
+/** The user, read under its row lock (see lockLiveUser); 404 when absent. */
+async function lockedUser(trx: Db, id: string): Promise<UserRecord> {
+  const rec = (await lockLiveUser(trx, id)) ? await findLiveUser(trx, id) : undefined;
+  if (!rec) throw notFound('User');
+  return rec;
+}
 
 /** Two concurrent writes can both pass the checks; the unique index decides, and names the field. */
 function identifierConflict(err: unknown): unknown {
@@ -165,8 +172,7 @@ export async function updateUser(db: Db, clock: Clock, id: string, input: Update
   const password = await passwordDigest(input);
   try {
     await db.transaction().execute(async (trx) => {
-      const rec = await findLiveUser(trx, id);
-      if (!rec) throw notFound('User');
+      const rec = await lockedUser(trx, id);
       const patch: Partial<UserTable> = {};
       const set = <K extends keyof UserTable>(k: K, v: UserTable[K] | undefined) => {
         if (v !== undefined) patch[k] = v;
@@ -212,8 +218,7 @@ export async function updateUser(db: Db, clock: Clock, id: string, input: Update
 /** PATCH …/metadata deep-merges; PUT …/metadata replaces the documents it names. */
 export async function writeMetadata(db: Db, clock: Clock, id: string, input: MetadataInput, mode: 'merge' | 'replace'): Promise<UserRecord> {
   await db.transaction().execute(async (trx) => {
-    const rec = await findLiveUser(trx, id);
-    if (!rec) throw notFound('User');
+    const rec = await lockedUser(trx, id);
     const patch: Partial<UserTable> = {};
     for (const key of ['public_metadata', 'private_metadata', 'unsafe_metadata'] as const) {
       const value = input[key];
@@ -233,8 +238,7 @@ export async function writeMetadata(db: Db, clock: Clock, id: string, input: Met
  */
 export async function setUserFlag(db: Db, clock: Clock, id: string, flag: 'banned' | 'locked', on: boolean): Promise<UserRecord> {
   await db.transaction().execute(async (trx) => {
-    const rec = await findLiveUser(trx, id);
-    if (!rec) throw notFound('User');
+    const rec = await lockedUser(trx, id);
     const now = clock.now();
     await trx.updateTable('users').set({ [flag]: on ? 1 : 0, updated_at: nextUpdatedAt(rec.user.updated_at, now) })
       .where('id', '=', id).execute();
@@ -249,8 +253,7 @@ export async function setUserFlag(db: Db, clock: Clock, id: string, flag: 'banne
  */
 export async function deleteUser(db: Db, clock: Clock, id: string): Promise<{ id: string; external_id: string | null }> {
   return db.transaction().execute(async (trx) => {
-    const rec = await findLiveUser(trx, id);
-    if (!rec) throw notFound('User');
+    const rec = await lockedUser(trx, id);
     const now = clock.now();
     await endUserSessions(trx, id, now, 'removed');
     await trx.deleteFrom('email_addresses').where('user_id', '=', id).execute();
