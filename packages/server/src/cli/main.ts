@@ -53,7 +53,7 @@ async function start(config: Config): Promise<void> {
     `  Backend API:      ${base}/v1`,
     `  Discovery:        ${base}/.well-known/openid-configuration`,
     `  JWKS:             ${base}/.well-known/jwks.json`,
-    `  App config:       npm run latchkey -- print-config`,
+    `  App config:       npm run -s latchkey -- print-config`,
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
