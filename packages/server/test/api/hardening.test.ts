@@ -13,7 +13,8 @@ describe.each(dialects())('hardening (%s)', (dialect) => {
   });
   afterAll(() => server?.close());
 
-  const createUser = async (json: Record<string, unknown>) => (await server.api('/v1/users', { method: 'POST', json })).json();
+  const createUser = async (json: Record<string, unknown>) =>
+    (await (await server.api('/v1/users', { method: 'POST', json })).json()) as { id: string; username: string };
 
   it('refuses deeply nested bodies and NUL characters with 400, changing nothing', async () => {
     const u = await createUser({ email_address: ['deep@example.com'] });

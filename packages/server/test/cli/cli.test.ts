@@ -1,43 +1,14 @@
-import { spawn } from 'node:child_process';
 import { createHash, createPublicKey } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { assertBuilt, runCli } from '../support/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/postgres.js';
 
-/** The built CLI, run as a user would: `node packages/server/dist/cli/main.js …` (SQLite). */
-const ROOT = resolve(import.meta.dirname, '../../../..');
-const CLI = join(ROOT, 'packages/server/dist/cli/main.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The parent's environment without any Latchkey/Clerk settings, so only what a test passes counts. */
-function cleanEnv(): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined || /^(LATCHKEY_|CLERK_)/.test(k) || ['PORT', 'HOST', 'NODE_ENV'].includes(k)) continue;
-    out[k] = v;
-  }
-  return out;
-}
-
-function cli(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('error', reject);
-    child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
+/** The built CLI, run as a user would (SQLite). */
+const cli = runCli;
 
 function readKeysEnv(dataDir: string): Record<string, string> {
   const text = readFileSync(join(dataDir, 'keys.env'), 'utf8');
@@ -88,7 +59,7 @@ describe('latchkey CLI (built, SQLite)', () => {
   }
 
   beforeAll(async () => {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first.`);
+    assertBuilt();
     port = await freePort();
   });
   afterAll(() => {

@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { verifyToken as clerkVerifyToken } from '@clerk/backend';
+import { runCli, serverEnv } from '../support/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyToken as lkVerifyToken } from '../../../backend/src/index.js';
 import { ManualClock } from '../../src/clock/clock.js';
@@ -18,39 +16,12 @@ import { dialects, startServer, type TestServer } from '../support/server.js';
  * waiting.
  */
 
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the built CLI against the test server's storage. */
-function runCli(server: TestServer, args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first.`);
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith('LATCHKEY_') && !k.startsWith('CLERK_') && k !== 'NODE_ENV' && k !== 'PORT') env[k] = v;
-  }
-  Object.assign(env, {
-    PORT: new URL(server.url).port,
-    LATCHKEY_DATA_DIR: server.dataDir,
-    LATCHKEY_LOG_LEVEL: 'silent',
-    ...(server.databaseUrl ? { LATCHKEY_DATABASE_URL: server.databaseUrl } : {}),
-    ...extraEnv,
-  });
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env, timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cliOn = (server: TestServer, args: string[], extra: Record<string, string> = {}) => runCli(args, serverEnv(server, extra));
 
 /** `latchkey print-config`, parsed: every KEY=value line, CLERK_JWT_KEY unquoted (it spans lines). */
 async function printConfig(server: TestServer): Promise<Record<string, string>> {
-  const res = await runCli(server, ['print-config']);
+  const res = await cliOn(server, ['print-config']);
   expect(res.code, res.stderr).toBe(0);
   const out: Record<string, string> = {};
   const jwtKey = /^CLERK_JWT_KEY="([^"]*)"$/m.exec(res.stdout);
@@ -208,7 +179,7 @@ describe.each(dialects())('@clerk/backend verifyToken across `latchkey keys rota
     const oldKid = headerOf(old).kid as string;
     expect((await clerkVerifyToken(old, { jwtKey: before.CLERK_JWT_KEY })).sub).toBe(s.userId);
 
-    const rotated = await runCli(server, ['keys', 'rotate']);
+    const rotated = await cliOn(server, ['keys', 'rotate']);
     expect(rotated.code, rotated.stderr).toBe(0);
     const newKid = /^New signing key (\S+) is active/m.exec(rotated.stdout)?.[1];
     expect(newKid).toBeDefined();

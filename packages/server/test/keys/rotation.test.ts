@@ -1,12 +1,11 @@
-import { execFile } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { rmSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyToken, type Jwk } from '../../../backend/src/index.js';
 import { ManualClock } from '../../src/clock/clock.js';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { rotateSigningKey } from '../../src/keys/keyring.js';
 import { createLatchkey, type Latchkey } from '../../src/latchkey.js';
+import { runCli, serverEnv } from '../support/cli.js';
 import { dialects, startServer, type TestServer } from '../support/server.js';
 
 /**
@@ -14,7 +13,6 @@ import { dialects, startServer, type TestServer } from '../support/server.js';
  * when the test moves the server's ManualClock.
  */
 
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const ENCRYPTION_KEY = 'correct horse battery staple, 32+ chars long';
 const WRONG_KEY = 'an entirely different key of 32+ characters';
 /** A retired key should leave the JWKS soon after its last token expires, not hours later. */
@@ -23,36 +21,14 @@ const MAX_LINGER_MS = 10 * 60_000;
 const headerOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[0]!, 'base64url').toString()) as { kid: string };
 const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as { exp: number; sub: string };
 
-/** The env a process on the same storage as `server` starts with. */
-function envFor(server: TestServer, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    PORT: new URL(server.url).port,
-    LATCHKEY_PUBLIC_URL: server.url,
-    LATCHKEY_DATA_DIR: server.dataDir,
-    LATCHKEY_LOG_LEVEL: 'silent',
-    ...(server.databaseUrl ? { LATCHKEY_DATABASE_URL: server.databaseUrl } : {}),
-    ...extra,
-  };
-}
+const envFor = serverEnv;
 
 /** Another Latchkey instance on the same storage (not listening; driven through `fetch`). */
 function instanceOn(server: TestServer, clock: ManualClock, extra: Record<string, string> = {}, reloadIntervalMs = 3_600_000): Promise<Latchkey> {
   return createLatchkey(loadConfig(envFor(server, extra)), { clock, reloadIntervalMs });
 }
 
-function runCli(server: TestServer, args: string[], extra: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first.`);
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith('LATCHKEY_') && !k.startsWith('CLERK_') && k !== 'NODE_ENV' && k !== 'PORT') env[k] = v;
-  }
-  Object.assign(env, envFor(server, extra));
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env, timeout: 20_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cliOn = (server: TestServer, args: string[], extra: Record<string, string> = {}) => runCli(args, serverEnv(server, extra), 20_000);
 
 async function publishedJwks(server: TestServer, path = '/.well-known/jwks.json'): Promise<{ keys: Jwk[] }> {
   return (await fetch(`${server.url}${path}`)).json() as Promise<{ keys: Jwk[] }>;
@@ -280,7 +256,7 @@ describe.each(dialects())('signing keys encrypted at rest (%s)', (dialect) => {
       [['print-config'], {}, 'The signing keys are encrypted: set LATCHKEY_ENCRYPTION_KEY'],
       [['print-config'], { NODE_ENV: 'production' }, 'LATCHKEY_ENCRYPTION_KEY: is required when NODE_ENV=production'],
     ] as const) {
-      const res = await runCli(server, [...args], env);
+      const res = await cliOn(server, [...args], env);
       expect.soft(res.code, `${args.join(' ')}: ${res.stdout}${res.stderr}`).toBe(1);
       expect.soft(res.stderr, args.join(' ')).toContain(message);
       expect.soft(res.stdout, args.join(' ')).not.toContain('Latchkey is running');

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import pg from 'pg';
+import { assertBuilt, cleanEnv, CLI, ROOT } from '../support/cli.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { verifyToken } from '../../../backend/src/index.js';
 import { freePort } from '../support/postgres.js';
@@ -14,8 +15,6 @@ import { databaseUrlFor } from '../support/server.js';
  * database, as behind a load balancer: one public URL, one data directory.
  * The start-up lock must make their migrations and bootstrap happen once.
  */
-const ROOT = resolve(import.meta.dirname, '../../../..');
-const CLI = join(ROOT, 'packages/server/dist/cli/main.js');
 const PUBLIC_URL = 'http://auth.latchkey.test';
 const noPostgres = !inject('pgUrl');
 
@@ -25,15 +24,6 @@ interface Proc {
   url: string;
   stdout: string;
   stderr: string;
-}
-
-function cleanEnv(): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined || /^(LATCHKEY_|CLERK_)/.test(k) || ['PORT', 'HOST', 'NODE_ENV'].includes(k)) continue;
-    out[k] = v;
-  }
-  return out;
 }
 
 function startProcess(name: string, port: number, env: Record<string, string>): Proc {
@@ -106,7 +96,7 @@ describe('two server processes on one PostgreSQL database', () => {
 
   beforeAll(async () => {
     if (noPostgres) return;
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first.`);
+    assertBuilt();
     dataDir = mkdtempSync(join(tmpdir(), 'latchkey-multi-'));
     databaseUrl = (await databaseUrlFor('postgres'))!;
     const [portA, portB] = [await freePort(), await freePort()];
