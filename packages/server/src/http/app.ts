@@ -4,6 +4,7 @@ import type { Services } from '../services.js';
 import { limitBodySize } from './body-limit.js';
 import { errorResponse, renderError, ValidationErrors } from './errors.js';
 import { discoveryRoutes } from './routes/discovery.js';
+import { eventRoutes } from './routes/events.js';
 import { instanceRoutes } from './routes/instance.js';
 import { jwtTemplateRoutes } from './routes/jwt-templates.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -35,6 +36,7 @@ export function createHttpApp(s: Services): Hono {
   backend.route('/sessions', sessionRoutes(s));
   backend.route('/jwt_templates', jwtTemplateRoutes(s));
   backend.route('/instance', instanceRoutes(s));
+  backend.route('/events', eventRoutes(s));
   app.route('/v1', backend);
 
   app.notFound((c) => errorResponse(c, 404, [{

@@ -4,7 +4,11 @@ import { newId } from '../ids/ids.js';
 import type { InstanceSettings } from '../instance/settings.js';
 import type { Db } from '../storage/database.js';
 import type { SessionStatus, SessionTable } from '../storage/schema.js';
-import { lockLiveUser } from '../users/store.js';
+import { recordEvent } from '../events/outbox.js';
+import { findLiveUser, lockLiveUser } from '../users/store.js';
+import { userJson } from '../users/serialize.js';
+import type { UserRecord } from '../users/user-record.js';
+import { sessionJson } from './serialize.js';
 import { withEffectiveStatus } from './lifecycle.js';
 
 /** The sessions domain: create, read, list, revoke. */
@@ -61,6 +65,7 @@ export async function createSession(
     await trx.insertInto('clients').values({ id: clientId, last_active_session_id: session.id, created_at: now, updated_at: now }).execute();
     await trx.insertInto('sessions').values(session).execute();
     await trx.updateTable('users').set({ last_active_at: now }).where('id', '=', userId).execute();
+    await recordEvent(trx, now, 'session.created', sessionEventData(session, (await findLiveUser(trx, userId)) ?? null), userId);
     return session;
   });
 }
@@ -104,19 +109,41 @@ export async function listSessions(
 export async function revokeSession(db: Db, clock: Clock, id: string): Promise<SessionTable> {
   const current = await getSession(db, clock, id);
   if (current.status !== 'active') return current;
-  const now = clock.now();
-  const updated_at = Math.max(now, current.updated_at + 1);
-  await db.updateTable('sessions').set({ status: 'revoked', updated_at })
-    .where('id', '=', id).where('status', '=', 'active').execute();
+  await db.transaction().execute(async (trx) => {
+    const now = clock.now();
+    const revoked: SessionTable = { ...current, status: 'revoked', updated_at: Math.max(now, current.updated_at + 1) };
+    const res = await trx.updateTable('sessions').set({ status: 'revoked', updated_at: revoked.updated_at })
+      .where('id', '=', id).where('status', '=', 'active').executeTakeFirst();
+    // Only the request that actually revoked it records the event.
+    if (Number(res.numUpdatedRows) === 1) {
+      await recordEvent(trx, now, 'session.revoked', sessionEventData(revoked, (await findLiveUser(trx, current.user_id)) ?? null), current.user_id);
+    }
+  });
   return getSession(db, clock, id);
 }
 
-/** Ends every active session of a user (ban, deletion); call inside the caller's transaction. */
-export async function endUserSessions(db: Db, userId: string, now: number, status: 'revoked' | 'removed'): Promise<string[]> {
-  const rows = await db.selectFrom('sessions').select('id').where('user_id', '=', userId).where('status', '=', 'active').execute();
+/**
+ * Ends every active session of a user (ban, password change, deletion) and
+ * records session.revoked / session.removed for each; call inside the caller's
+ * transaction. `user` is the state the events carry (null once deleted).
+ */
+export async function endUserSessions(
+  db: Db,
+  user: UserRecord | null,
+  now: number,
+  status: 'revoked' | 'removed',
+  userId: string = user!.user.id,
+): Promise<string[]> {
+  const rows = await db.selectFrom('sessions').selectAll().where('user_id', '=', userId).where('status', '=', 'active').execute();
   if (rows.length) {
     await db.updateTable('sessions').set({ status, updated_at: now })
       .where('user_id', '=', userId).where('status', '=', 'active').execute();
   }
+  for (const row of rows) {
+    await recordEvent(db, now, `session.${status}`, sessionEventData({ ...row, status, updated_at: now }, user), userId);
+  }
   return rows.map((r) => r.id);
 }
+
+/** Session events carry the Session and its User (null when there is none any more). */
+const sessionEventData = (s: SessionTable, user: UserRecord | null) => ({ ...sessionJson(s), user: user ? userJson(user) : null });

@@ -1,19 +1,20 @@
 import { Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
 import type { Storage } from './database.js';
 import * as m001 from './migrations/001_core.js';
+import { eventsMigration } from './migrations/002_events.js';
 
 /** Migrations are compiled into the server: no files to find at run time. */
-const migrations: Record<string, Migration> = {
+const migrationsFor = (storage: Storage): Record<string, Migration> => ({
   '001_core': m001,
-};
-
-const provider: MigrationProvider = { getMigrations: async () => migrations };
+  '002_events': eventsMigration(storage.dialect),
+});
 
 // An arbitrary constant that names "Latchkey start-up" among PostgreSQL advisory locks.
 const STARTUP_LOCK_KEY = 7_241_105_337;
 
 /** Brings the schema up to date. Idempotent; returns the names of the migrations it ran. */
 export async function migrate(storage: Storage): Promise<string[]> {
+  const provider: MigrationProvider = { getMigrations: async () => migrationsFor(storage) };
   const migrator = new Migrator({ db: storage.db, provider });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));

@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /**
  * Table shapes shared by SQLite and PostgreSQL. One schema for both dialects:
  * timestamps are integer milliseconds (BIGINT on PostgreSQL), booleans are 0/1
@@ -125,6 +127,17 @@ export interface JwtTemplateTable {
   updated_at: number;
 }
 
+export interface EventTable {
+  /** Instance-wide, strictly increasing, in commit order. */
+  sequence: Generated<number>;
+  id: string;
+  type: string;
+  /** The event's `data` as JSON text (a Clerk-shaped User or Session). */
+  data: string;
+  user_id: string | null;
+  created_at: number;
+}
+
 export interface Database {
   instance: InstanceTable;
   secret_keys: SecretKeyTable;
@@ -135,4 +148,5 @@ export interface Database {
   clients: ClientTable;
   sessions: SessionTable;
   jwt_templates: JwtTemplateTable;
+  events: EventTable;
 }

@@ -5,7 +5,9 @@ import { checkImportedDigest, checkPasswordRules, hashPassword } from '../passwo
 import { endUserSessions } from '../sessions/sessions.js';
 import { isUniqueViolation, violatedColumn, type Db } from '../storage/database.js';
 import type { EmailAddressTable, PhoneNumberTable, UserTable } from '../storage/schema.js';
+import { recordEvent } from '../events/outbox.js';
 import { deepMerge, serializeMetadata } from './metadata.js';
+import { userJson } from './serialize.js';
 import type { CreateUserInput, MetadataInput, UpdateUserInput } from './schemas.js';
 import { findLiveUser, lockLiveUser } from './store.js';
 import { parseMetadata, type UserRecord } from './user-record.js';
@@ -20,6 +22,14 @@ const identifierExists = (param: string, what: string) =>
 async function lockedUser(trx: Db, id: string): Promise<UserRecord> {
   const rec = (await lockLiveUser(trx, id)) ? await findLiveUser(trx, id) : undefined;
   if (!rec) throw notFound('User');
+  return rec;
+}
+
+/** Re-reads the user inside the transaction and records user.updated with that state. */
+async function updated(trx: Db, id: string, now: number): Promise<UserRecord> {
+  const rec = await findLiveUser(trx, id);
+  if (!rec) throw notFound('User');
+  await recordEvent(trx, now, 'user.updated', userJson(rec), id);
   return rec;
 }
 
@@ -140,6 +150,7 @@ export async function createUser(db: Db, clock: Clock, input: CreateUserInput): 
       await trx.insertInto('users').values(user).execute();
       if (emailRows.length) await trx.insertInto('email_addresses').values(emailRows).execute();
       if (phoneRows.length) await trx.insertInto('phone_numbers').values(phoneRows).execute();
+      await recordEvent(trx, now, 'user.created', userJson({ user, emails: emailRows, phones: phoneRows }), id);
     });
   } catch (err) {
     throw identifierConflict(err);
@@ -171,7 +182,7 @@ async function assertIdentifiersFree(
 export async function updateUser(db: Db, clock: Clock, id: string, input: UpdateUserInput): Promise<UserRecord> {
   const password = await passwordDigest(input);
   try {
-    await db.transaction().execute(async (trx) => {
+    return await db.transaction().execute(async (trx) => {
       const rec = await lockedUser(trx, id);
       const patch: Partial<UserTable> = {};
       const set = <K extends keyof UserTable>(k: K, v: UserTable[K] | undefined) => {
@@ -207,17 +218,18 @@ export async function updateUser(db: Db, clock: Clock, id: string, input: Update
       await assertIdentifiersFree(trx, { username: patch.username, externalId: patch.external_id, exceptUserId: id });
       const now = clock.now();
       await trx.updateTable('users').set({ ...patch, updated_at: nextUpdatedAt(rec.user.updated_at, now) }).where('id', '=', id).execute();
-      if (password && input.sign_out_of_other_sessions) await endUserSessions(trx, id, now, 'revoked');
+      const after = await updated(trx, id, now);
+      if (password && input.sign_out_of_other_sessions) await endUserSessions(trx, after, now, 'revoked');
+      return after;
     });
   } catch (err) {
     throw identifierConflict(err);
   }
-  return getUser(db, id);
 }
 
 /** PATCH …/metadata deep-merges; PUT …/metadata replaces the documents it names. */
 export async function writeMetadata(db: Db, clock: Clock, id: string, input: MetadataInput, mode: 'merge' | 'replace'): Promise<UserRecord> {
-  await db.transaction().execute(async (trx) => {
+  return db.transaction().execute(async (trx) => {
     const rec = await lockedUser(trx, id);
     const patch: Partial<UserTable> = {};
     for (const key of ['public_metadata', 'private_metadata', 'unsafe_metadata'] as const) {
@@ -226,10 +238,11 @@ export async function writeMetadata(db: Db, clock: Clock, id: string, input: Met
       const next = mode === 'merge' ? deepMerge(parseMetadata(rec.user[key]), value) : value;
       patch[key] = serializeMetadata(key, next);
     }
-    await trx.updateTable('users').set({ ...patch, updated_at: nextUpdatedAt(rec.user.updated_at, clock.now()) })
+    const now = clock.now();
+    await trx.updateTable('users').set({ ...patch, updated_at: nextUpdatedAt(rec.user.updated_at, now) })
       .where('id', '=', id).execute();
+    return updated(trx, id, now);
   });
-  return getUser(db, id);
 }
 
 /**
@@ -237,14 +250,15 @@ export async function writeMetadata(db: Db, clock: Clock, id: string, input: Met
  * sign-ins and tokens. Unban/unlock lift the flag.
  */
 export async function setUserFlag(db: Db, clock: Clock, id: string, flag: 'banned' | 'locked', on: boolean): Promise<UserRecord> {
-  await db.transaction().execute(async (trx) => {
+  return db.transaction().execute(async (trx) => {
     const rec = await lockedUser(trx, id);
     const now = clock.now();
     await trx.updateTable('users').set({ [flag]: on ? 1 : 0, updated_at: nextUpdatedAt(rec.user.updated_at, now) })
       .where('id', '=', id).execute();
-    if (flag === 'banned' && on) await endUserSessions(trx, id, now, 'revoked');
+    const after = await updated(trx, id, now);
+    if (flag === 'banned' && on) await endUserSessions(trx, after, now, 'revoked');
+    return after;
   });
-  return getUser(db, id);
 }
 
 /**
@@ -255,7 +269,7 @@ export async function deleteUser(db: Db, clock: Clock, id: string): Promise<{ id
   return db.transaction().execute(async (trx) => {
     const rec = await lockedUser(trx, id);
     const now = clock.now();
-    await endUserSessions(trx, id, now, 'removed');
+    await endUserSessions(trx, null, now, 'removed', id);
     await trx.deleteFrom('email_addresses').where('user_id', '=', id).execute();
     await trx.deleteFrom('phone_numbers').where('user_id', '=', id).execute();
     await trx.updateTable('users').set({
@@ -266,6 +280,10 @@ export async function deleteUser(db: Db, clock: Clock, id: string): Promise<{ id
       locale: null, timezone: null, legal_accepted_at: null,
       deleted_at: now, updated_at: nextUpdatedAt(rec.user.updated_at, now),
     }).where('id', '=', id).execute();
+    // What an app needs to find its row, captured before the PII went.
+    await recordEvent(trx, now, 'user.deleted', {
+      object: 'user', id, deleted: true, external_id: rec.user.external_id, public_metadata: JSON.parse(rec.user.public_metadata),
+    }, id);
     return { id, external_id: rec.user.external_id };
   });
 }

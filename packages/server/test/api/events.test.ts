@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dialects, startServer, type TestServer } from '../support/server.js';
+
+interface FeedEvent {
+  object: 'event';
+  id: string;
+  sequence: number;
+  type: string;
+  data: Record<string, unknown> & { id: string };
+  timestamp: number;
+  instance_id: string;
+}
+interface Feed {
+  data: FeedEvent[];
+  has_more: boolean;
+  next_after: number;
+}
+
+/** The transactional outbox, seen through GET /v1/events. */
+describe.each(dialects())('event outbox and feed (%s)', (dialect) => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startServer(dialect);
+  });
+  afterAll(() => server?.close());
+
+  const feed = async (query = ''): Promise<Feed> => (await server.api(`/v1/events${query}`)).json() as Promise<Feed>;
+  const all = async (types = ''): Promise<FeedEvent[]> => {
+    const out: FeedEvent[] = [];
+    let after = 0;
+    for (;;) {
+      const page = await feed(`?after=${after}&limit=3${types ? `&types=${types}` : ''}`);
+      out.push(...page.data);
+      after = page.next_after;
+      if (!page.has_more) return out;
+    }
+  };
+  const post = (path: string, json: unknown = {}) => server.api(path, { method: 'POST', json });
+
+  it('records every change with its event, in one strictly increasing order', async () => {
+    const user = await (await post('/v1/users', { email_address: ['feed@example.com'], external_id: 'ext-1', public_metadata: { role: 'admin' } })).json();
+    const s1 = await (await post('/v1/sessions', { user_id: user.id })).json();
+    const s2 = await (await post('/v1/sessions', { user_id: user.id })).json();
+    await server.api(`/v1/users/${user.id}/metadata`, { method: 'PATCH', json: { public_metadata: { dbId: 9 } } });
+    await post(`/v1/sessions/${s1.id}/revoke`);
+    await post(`/v1/sessions/${s1.id}/revoke`); // a replay changes nothing and records nothing
+    await post(`/v1/users/${user.id}/ban`);
+    await server.api(`/v1/users/${user.id}`, { method: 'DELETE' });
+
+    const events = await all();
+    expect(events.map((e) => e.type)).toEqual([
+      'user.created', 'session.created', 'session.created', 'user.updated', 'session.revoked',
+      'user.updated', 'session.revoked', 'user.deleted',
+    ]);
+    const sequences = events.map((e) => e.sequence);
+    expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
+    expect(new Set(sequences).size).toBe(sequences.length);
+    expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+
+    const [created, sc1, , metadata, revoked, banned, revokedByBan, deleted] = events;
+    expect(created!.data).toMatchObject({ object: 'user', id: user.id, external_id: 'ext-1' });
+    expect(created!.instance_id).toMatch(/^ins_/);
+    expect(sc1!.data).toMatchObject({ object: 'session', id: s1.id, status: 'active', user: { object: 'user', id: user.id } });
+    expect(metadata!.data).toMatchObject({ public_metadata: { role: 'admin', dbId: 9 } });
+    expect(revoked!.data).toMatchObject({ id: s1.id, status: 'revoked' });
+    expect(banned!.data).toMatchObject({ banned: true });
+    expect(revokedByBan!.data).toMatchObject({ id: s2.id, status: 'revoked' });
+    // user.deleted carries what an app needs to find its row, captured before the PII was erased.
+    expect(deleted!.data).toEqual({ object: 'user', id: user.id, deleted: true, external_id: 'ext-1', public_metadata: { role: 'admin', dbId: 9 } });
+    // updated_at strictly increases across the user's events.
+    const stamps = [created, metadata, banned].map((e) => e!.data.updated_at as number);
+    expect(stamps).toEqual([...stamps].sort((a, b) => a - b));
+    expect(new Set(stamps).size).toBe(3);
+  });
+
+  it('a refused change yields no event', async () => {
+    const before = await all();
+    expect((await post('/v1/users', { email_address: ['feed@example.com', 'FEED@example.com'] })).status).toBe(422);
+    await post('/v1/users', { email_address: ['once@example.com'] });
+    expect((await post('/v1/users', { email_address: ['Once@example.com'] })).status).toBe(422);
+    expect((await post('/v1/sessions', { user_id: 'user_missing' })).status).toBe(404);
+    const after = await all();
+    expect(after.slice(before.length).map((e) => e.type)).toEqual(['user.created']);
+  });
+
+  it('filters by type and pages with after/next_after', async () => {
+    const created = await all('user.created,user.deleted');
+    expect(created.every((e) => e.type === 'user.created' || e.type === 'user.deleted')).toBe(true);
+    expect(created.length).toBeGreaterThanOrEqual(3);
+    const repeated = await (await server.api('/v1/events?types=user.created&types=user.deleted&limit=500')).json() as Feed;
+    expect(repeated.data.map((e) => e.id)).toEqual(created.map((e) => e.id));
+    const last = created.at(-1)!.sequence;
+    expect((await feed(`?after=${last}&types=user.created,user.deleted`)).data).toEqual([]);
+    for (const bad of ['?types=user.exploded', '?after=-1', '?limit=0', '?limit=501', '?cursor=1']) {
+      expect((await server.api(`/v1/events${bad}`)).status, bad).toBe(422);
+    }
+  });
+
+  it('concurrent writers still produce a gapless, ordered feed', async () => {
+    const before = (await all()).length;
+    const users = await Promise.all(Array.from({ length: 12 }, (_, i) => post('/v1/users', { email_address: [`par${i}@example.com`] }).then((r) => r.json())));
+    await Promise.all(users.map((u: { id: string }) => server.api(`/v1/users/${u.id}/metadata`, { method: 'PATCH', json: { public_metadata: { n: 1 } } })));
+    const events = (await all()).slice(before);
+    expect(events).toHaveLength(24);
+    for (const u of users as { id: string }[]) {
+      const mine = events.filter((e) => e.data.id === u.id).map((e) => e.type);
+      expect(mine).toEqual(['user.created', 'user.updated']);
+    }
+  });
+});
