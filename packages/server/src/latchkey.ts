@@ -8,6 +8,7 @@ import { bootstrap, type BootstrapResult } from './instance/bootstrap.js';
 import { SettingsStore } from './instance/settings-store.js';
 import { Keyring } from './keys/keyring.js';
 import { createLogger } from './logging/logger.js';
+import { createMailer } from './mail/mailer.js';
 import type { Services } from './services.js';
 import { openStorage, type Storage } from './storage/database.js';
 import { JwtSigner } from './tokens/jwt-signer.js';
@@ -52,6 +53,7 @@ async function assemble(config: Config, storage: Storage, clock: Clock, logger: 
   const settings = new SettingsStore(db, clock);
   await settings.reload();
   const signer = new JwtSigner(keyring);
+  const mail = createMailer({ environment: boot.instance.environment, config, db, clock, logger });
 
   const onReloadError = (err: unknown) => logger.warn({ err }, 'reloading keys or settings failed; keeping the cached copy');
   for (const r of [keyring, secretKeys, settings]) r.startAutoReload(interval, onReloadError);
@@ -61,6 +63,7 @@ async function assemble(config: Config, storage: Storage, clock: Clock, logger: 
     mint: { db, clock, signer, issuer: config.publicUrl, settings: () => settings.get() },
     instanceId: boot.instance.id,
     publishableKey: boot.publishableKey,
+    mailer: mail.mailer,
   };
   const app = createHttpApp(services);
   let server: ServerType | undefined;
@@ -77,6 +80,7 @@ async function assemble(config: Config, storage: Storage, clock: Clock, logger: 
       }),
     async close() {
       for (const r of [keyring, secretKeys, settings]) r.stop();
+      mail.close();
       if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
       await storage.close();
     },

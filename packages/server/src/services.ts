@@ -4,6 +4,7 @@ import type { Config } from './config/config.js';
 import type { SecretKeyVerifier } from './instance/api-keys.js';
 import type { SettingsStore } from './instance/settings-store.js';
 import type { Keyring } from './keys/keyring.js';
+import type { Mailer } from './mail/mailer.js';
 import type { Db, Dialect } from './storage/database.js';
 import type { JwtSigner } from './tokens/jwt-signer.js';
 import type { MintDeps } from './tokens/mint.js';
@@ -22,4 +23,6 @@ export interface Services {
   instanceId: string;
   publishableKey: string;
   logger: Logger;
+  /** End-user email (codes): see mail/mailer.ts createMailer for which one. */
+  mailer: Mailer;
 }

@@ -12,6 +12,10 @@ export interface Config {
   encryptionKey: string | undefined;
   production: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** LATCHKEY_SMTP_URL: where end-user email goes (smtp:// or smtps://); unset keeps it in the development outbox. */
+  smtpUrl: string | undefined;
+  /** LATCHKEY_MAIL_FROM; unset means `Latchkey <no-reply@<public URL host>>` (mail/smtp-mailer.ts). */
+  mailFrom: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -38,6 +42,31 @@ const publicUrl = z.string().superRefine((value, ctx) => {
   }
 });
 
+// The messages never quote the value: the URL may carry the SMTP password.
+const smtpUrl = z.string().superRefine((value, ctx) => {
+  const example = 'such as smtp://user:pass@smtp.example.com:587 or smtps://user:pass@smtp.example.com:465';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `must be an smtp:// or smtps:// URL ${example}` });
+    return;
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
+    ctx.addIssue({ code: 'custom', message: `must use smtp:// (STARTTLS when offered) or smtps:// (TLS), ${example}` });
+  } else if (!url.hostname) {
+    ctx.addIssue({ code: 'custom', message: `must name the SMTP server's host, ${example}` });
+  }
+});
+
+const mailFrom = z.string().trim().superRefine((value, ctx) => {
+  const problem = value === '' ? 'must not be blank'
+    : /[\r\n]/.test(value) ? 'must be one line'
+    : !/[^\s<>@]+@[^\s<>@]+/.test(value) ? 'must contain an email address, e.g. "Acme <no-reply@acme.com>" or no-reply@acme.com'
+    : undefined;
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 const env = z.object({
   PORT: z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(0).max(65535).default(4000),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -50,6 +79,8 @@ const env = z.object({
   LATCHKEY_ENCRYPTION_KEY: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 32`)').optional(),
   NODE_ENV: z.string().optional(),
   LATCHKEY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LATCHKEY_SMTP_URL: smtpUrl.optional(),
+  LATCHKEY_MAIL_FROM: mailFrom.optional(),
 });
 
 /** Reads and validates the configuration, reporting every bad value at once. */
@@ -76,5 +107,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     encryptionKey: e.LATCHKEY_ENCRYPTION_KEY,
     production,
     logLevel: e.LATCHKEY_LOG_LEVEL,
+    smtpUrl: e.LATCHKEY_SMTP_URL,
+    mailFrom: e.LATCHKEY_MAIL_FROM,
   };
 }

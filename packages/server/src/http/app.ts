@@ -3,6 +3,8 @@ import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { Services } from '../services.js';
 import { limitBodySize } from './body-limit.js';
 import { errorResponse, renderError, ValidationErrors } from './errors.js';
+import { frontendRoutes } from './frontend/routes.js';
+import { devOutboxRoutes } from './routes/dev-outbox.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { eventRoutes } from './routes/events.js';
 import { instanceRoutes } from './routes/instance.js';
@@ -29,6 +31,9 @@ export function createHttpApp(s: Services): Hono {
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.route('/', discoveryRoutes(s));
+  // The Frontend API answers before the Backend API's secret-key guard below:
+  // end users authenticate with their client, not the secret key.
+  app.route('/v1/client', frontendRoutes(s));
 
   const backend = new Hono();
   backend.use(secretKeyAuth(s.secretKeys));
@@ -37,6 +42,7 @@ export function createHttpApp(s: Services): Hono {
   backend.route('/jwt_templates', jwtTemplateRoutes(s));
   backend.route('/instance', instanceRoutes(s));
   backend.route('/events', eventRoutes(s));
+  backend.route('/dev/outbox', devOutboxRoutes(s));
   app.route('/v1', backend);
 
   app.notFound((c) => errorResponse(c, 404, [{

@@ -24,6 +24,8 @@ const fields = {
   session_inactivity_timeout: z.number().int().min(0).max(315_360_000),
   /** Custom session-token claims with {{user.*}} / {{session.*}} shortcodes. */
   session_claims: sessionClaims,
+  /** Origins of the apps that call the Frontend API from a browser (CORS and CSRF checks). */
+  allowed_origins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin such as https://app.example.com (no path)')).max(50),
 };
 
 /**
@@ -36,6 +38,7 @@ export const instanceSettingsSchema = z.strictObject({
   session_max_lifetime: fields.session_max_lifetime.default(604_800),
   session_inactivity_timeout: fields.session_inactivity_timeout.default(0),
   session_claims: fields.session_claims.default({}),
+  allowed_origins: fields.allowed_origins.default([]),
 });
 
 export const settingsPatchSchema = z.strictObject(fields).partial();

@@ -41,33 +41,49 @@ export async function createSession(
   settings: InstanceSettings,
   userId: string,
 ): Promise<SessionTable> {
-  return db.transaction().execute(async (trx) => {
-    // Under the user's row lock: a concurrent ban either sees this session and
-    // revokes it, or commits first and this create sees `banned`.
-    const user = (await lockLiveUser(trx, userId))
-      ? await trx.selectFrom('users').select(['id', 'banned', 'locked']).where('id', '=', userId).executeTakeFirst()
-      : undefined;
-    if (!user) throw notFound('User');
-    if (user.banned) throw new LatchkeyError('forbidden', 'user_banned', 'user is banned', 'This user is banned and cannot have sessions.');
-    if (user.locked) throw new LatchkeyError('forbidden', 'user_locked', 'user is locked', 'This user is locked and cannot have sessions.');
-    const now = clock.now();
-    const clientId = newId('client', now);
-    const session: SessionTable = {
-      id: newId('sess', now),
-      client_id: clientId,
-      user_id: userId,
-      status: 'active',
-      last_active_at: now,
-      ...sessionDeadlines(settings, now),
-      created_at: now,
-      updated_at: now,
-    };
-    await trx.insertInto('clients').values({ id: clientId, last_active_session_id: session.id, created_at: now, updated_at: now }).execute();
-    await trx.insertInto('sessions').values(session).execute();
-    await trx.updateTable('users').set({ last_active_at: now }).where('id', '=', userId).execute();
-    await recordEvent(trx, now, 'session.created', sessionEventData(session, (await findLiveUser(trx, userId)) ?? null), userId);
-    return session;
-  });
+  return db.transaction().execute((trx) => openSession(trx, clock, settings, userId));
+}
+
+/**
+ * Opens an active session for a user on a client (a new one unless given) and
+ * makes it the client's active session; inside the caller's transaction.
+ */
+export async function openSession(
+  trx: Db,
+  clock: Clock,
+  settings: InstanceSettings,
+  userId: string,
+  existingClientId?: string,
+): Promise<SessionTable> {
+  // Under the user's row lock: a concurrent ban either sees this session and
+  // revokes it, or commits first and this create sees `banned`.
+  const user = (await lockLiveUser(trx, userId))
+    ? await trx.selectFrom('users').select(['id', 'banned', 'locked']).where('id', '=', userId).executeTakeFirst()
+    : undefined;
+  if (!user) throw notFound('User');
+  if (user.banned) throw new LatchkeyError('forbidden', 'user_banned', 'user is banned', 'This user is banned and cannot have sessions.');
+  if (user.locked) throw new LatchkeyError('forbidden', 'user_locked', 'user is locked', 'This user is locked and cannot have sessions.');
+  const now = clock.now();
+  const clientId = existingClientId ?? newId('client', now);
+  const session: SessionTable = {
+    id: newId('sess', now),
+    client_id: clientId,
+    user_id: userId,
+    status: 'active',
+    last_active_at: now,
+    ...sessionDeadlines(settings, now),
+    created_at: now,
+    updated_at: now,
+  };
+  if (existingClientId) {
+    await trx.updateTable('clients').set({ last_active_session_id: session.id, updated_at: now }).where('id', '=', clientId).execute();
+  } else {
+    await trx.insertInto('clients').values({ id: clientId, last_active_session_id: session.id, created_at: now, updated_at: now, token_hash: null }).execute();
+  }
+  await trx.insertInto('sessions').values(session).execute();
+  await trx.updateTable('users').set({ last_active_at: now, last_sign_in_at: now }).where('id', '=', userId).execute();
+  await recordEvent(trx, now, 'session.created', sessionEventData(session, (await findLiveUser(trx, userId)) ?? null), userId);
+  return session;
 }
 
 /** A session with its status as of now; 404 when unknown. */
@@ -147,3 +163,32 @@ export async function endUserSessions(
 
 /** Session events carry the Session and its User (null when there is none any more). */
 const sessionEventData = (s: SessionTable, user: UserRecord | null) => ({ ...sessionJson(s), user: user ? userJson(user) : null });
+
+/** Sign-out: ends an active session and records session.ended. Ending one already over changes nothing. */
+export async function endSession(db: Db, clock: Clock, session: SessionTable): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const now = clock.now();
+    const ended: SessionTable = { ...session, status: 'ended', updated_at: Math.max(now, session.updated_at + 1) };
+    const res = await trx.updateTable('sessions').set({ status: 'ended', updated_at: ended.updated_at })
+      .where('id', '=', session.id).where('status', '=', 'active').executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 1) {
+      await recordEvent(trx, now, 'session.ended', sessionEventData(ended, (await findLiveUser(trx, session.user_id)) ?? null), session.user_id);
+    }
+  });
+}
+
+/** last_active_at moves at most this often: token refreshes every minute should not each write. */
+const TOUCH_INTERVAL_MS = 30_000;
+
+/**
+ * Records activity: last_active_at, and abandon_at pushed out by the inactivity
+ * timeout (never past expire_at). Throttled to one write per TOUCH_INTERVAL_MS.
+ */
+export async function touchSession(db: Db, clock: Clock, settings: InstanceSettings, session: SessionTable): Promise<void> {
+  const now = clock.now();
+  if (now - session.last_active_at < TOUCH_INTERVAL_MS) return;
+  const idle = settings.session_inactivity_timeout * 1000;
+  const abandon_at = idle > 0 ? Math.min(session.expire_at, now + idle) : session.abandon_at;
+  await db.updateTable('sessions').set({ last_active_at: now, abandon_at })
+    .where('id', '=', session.id).where('status', '=', 'active').execute();
+}

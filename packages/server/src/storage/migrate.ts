@@ -2,11 +2,15 @@ import { Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
 import type { Storage } from './database.js';
 import * as m001 from './migrations/001_core.js';
 import { eventsMigration } from './migrations/002_events.js';
+import * as m003 from './migrations/003_frontend.js';
+import * as m004 from './migrations/004_dev_emails.js';
 
 /** Migrations are compiled into the server: no files to find at run time. */
 const migrationsFor = (storage: Storage): Record<string, Migration> => ({
   '001_core': m001,
   '002_events': eventsMigration(storage.dialect),
+  '003_frontend': m003,
+  '004_dev_emails': m004,
 });
 
 // An arbitrary constant that names "Latchkey start-up" among PostgreSQL advisory locks.

@@ -95,6 +95,8 @@ export interface PhoneNumberTable {
 
 export interface ClientTable {
   id: string;
+  /** SHA-256 (hex) of the client token a browser cookie or a native app's Bearer header carries. */
+  token_hash: string | null;
   last_active_session_id: string | null;
   created_at: number;
   updated_at: number;
@@ -138,6 +140,48 @@ export interface EventTable {
   created_at: number;
 }
 
+export interface SignUpTable {
+  id: string;
+  client_id: string;
+  status: 'missing_requirements' | 'complete';
+  email_address: string;
+  first_name: string | null;
+  last_name: string | null;
+  username: string | null;
+  password_digest: string | null;
+  unsafe_metadata: string;
+  created_user_id: string | null;
+  created_session_id: string | null;
+  expire_at: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface EmailCodeTable {
+  id: string;
+  purpose: 'sign_up' | 'sign_in' | 'reset_password' | 'verify_email';
+  subject_id: string;
+  /** HMAC-free SHA-256 of subject + code: codes are short-lived and attempt-limited. */
+  code_hash: string;
+  attempts: number;
+  expire_at: number;
+  sent_at: number;
+  consumed_at: number | null;
+  created_at: number;
+}
+
+/** An email a development instance sent (the development outbox, GET /v1/dev/outbox). */
+export interface DevEmailTable {
+  id: string;
+  to_address: string;
+  subject: string;
+  text: string;
+  html: string | null;
+  /** What the email was for, e.g. 'verification_code'. */
+  kind: string;
+  created_at: number;
+}
+
 export interface Database {
   instance: InstanceTable;
   secret_keys: SecretKeyTable;
@@ -149,4 +193,7 @@ export interface Database {
   sessions: SessionTable;
   jwt_templates: JwtTemplateTable;
   events: EventTable;
+  sign_ups: SignUpTable;
+  email_codes: EmailCodeTable;
+  dev_emails: DevEmailTable;
 }

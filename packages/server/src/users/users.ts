@@ -90,6 +90,13 @@ function duplicates(values: string[]): boolean {
 }
 
 export async function createUser(db: Db, clock: Clock, input: CreateUserInput): Promise<UserRecord> {
+  const rec = await buildUser(clock, input);
+  await db.transaction().execute((trx) => insertUser(trx, rec));
+  return rec;
+}
+
+/** Validates a create-user input and builds its rows (hashing any password): no I/O. */
+export async function buildUser(clock: Clock, input: CreateUserInput): Promise<UserRecord> {
   const emails = input.email_address ?? [];
   const phones = input.phone_number ?? [];
   if (emails.length === 0 && phones.length === 0 && !input.username && !input.external_id) {
@@ -144,18 +151,21 @@ export async function createUser(db: Db, clock: Clock, input: CreateUserInput): 
     deleted_at: null,
   };
 
+  return { user, emails: emailRows, phones: phoneRows };
+}
+
+/** Inserts a built user with its identifiers and user.created; inside the caller's transaction. */
+export async function insertUser(trx: Db, rec: UserRecord): Promise<void> {
+  const { user, emails, phones } = rec;
   try {
-    await db.transaction().execute(async (trx) => {
-      await assertIdentifiersFree(trx, { emails: emailRows.map((e) => e.email_lower), phones, username: user.username, externalId: user.external_id });
-      await trx.insertInto('users').values(user).execute();
-      if (emailRows.length) await trx.insertInto('email_addresses').values(emailRows).execute();
-      if (phoneRows.length) await trx.insertInto('phone_numbers').values(phoneRows).execute();
-      await recordEvent(trx, now, 'user.created', userJson({ user, emails: emailRows, phones: phoneRows }), id);
-    });
+    await assertIdentifiersFree(trx, { emails: emails.map((e) => e.email_lower), phones: phones.map((p) => p.phone_number), username: user.username, externalId: user.external_id });
+    await trx.insertInto('users').values(user).execute();
+    if (emails.length) await trx.insertInto('email_addresses').values(emails).execute();
+    if (phones.length) await trx.insertInto('phone_numbers').values(phones).execute();
+    await recordEvent(trx, user.updated_at, 'user.created', userJson(rec), user.id);
   } catch (err) {
     throw identifierConflict(err);
   }
-  return { user, emails: emailRows, phones: phoneRows };
 }
 
 async function assertIdentifiersFree(

@@ -1,0 +1,97 @@
+/**
+ * Named rate-limit buckets (fixed windows), e.g. per IP and per identifier for sign-in:
+ *
+ *   const limits = new RateLimits({
+ *     signInPerIp: { points: 30, durationSec: 60 },
+ *     signInPerIdentifier: { points: 10, durationSec: 60 },
+ *   });
+ *   await limits.consume('signInPerIp', clientIp);            // throws when exhausted
+ *   await limits.consume('signInPerIdentifier', identifier);
+ *   await limits.reset('signInPerIdentifier', identifier);    // e.g. after a successful sign-in
+ *
+ * An exhausted bucket throws LatchkeyError('rate_limited', 'too_many_requests', …,
+ * { retry_after_seconds: N }): a 429, for which the HTTP layer should send
+ * `Retry-After: N`. Each call takes one point (or `points`); a key gets `points`
+ * per `durationSec` window, counted from its first use, and one refused call does
+ * not extend the window unless `blockDurationSec` is set.
+ *
+ * Keys are normalised (trimmed, lowercased) and hashed with SHA-256 before use, so
+ * raw emails and phone numbers are not kept in memory; the same identifier spelt
+ * with different case or spaces shares one bucket.
+ *
+ * Storage is rate-limiter-flexible's RateLimiterMemory: counts live in this
+ * process only and are lost on restart. Several instances behind one PostgreSQL
+ * would swap in RateLimiterPostgres (same API, same keys) later.
+ */
+import { createHash } from 'node:crypto';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { LatchkeyError } from '../errors/latchkey-error.js';
+
+export interface BucketPolicy {
+  /** Calls allowed per window. */
+  points: number;
+  /** Window length. */
+  durationSec: number;
+  /** If set, a key that goes over the limit is refused for this long, counted from then. */
+  blockDurationSec?: number;
+}
+
+export interface RateLimitStatus {
+  /** Points left in the current window. */
+  remaining: number;
+  /** Seconds until the window ends and the points come back. */
+  resetInSeconds: number;
+}
+
+/** A starting point for the Frontend API; the wiring may pick its own names and numbers. */
+export const DEFAULT_RATE_LIMITS = {
+  signInPerIp: { points: 30, durationSec: 60 },
+  signInPerIdentifier: { points: 10, durationSec: 60 },
+  signUpPerIp: { points: 10, durationSec: 60 },
+} as const satisfies Record<string, BucketPolicy>;
+
+/** The key a raw IP or identifier is stored under: sha256 of the trimmed, lowercased value (hex). */
+export function rateLimitKey(raw: string): string {
+  return createHash('sha256').update(raw.trim().toLowerCase()).digest('hex');
+}
+
+export class RateLimits<B extends string = string> {
+  private readonly limiters = new Map<B, RateLimiterMemory>();
+
+  constructor(policies: Readonly<Record<B, BucketPolicy>>) {
+    for (const [bucket, p] of Object.entries(policies) as [B, BucketPolicy][]) {
+      if (!Number.isInteger(p.points) || p.points < 1) throw new RangeError(`rate limit ${bucket}: points must be a whole number, 1 or more`);
+      if (!Number.isInteger(p.durationSec) || p.durationSec < 1) throw new RangeError(`rate limit ${bucket}: durationSec must be a whole number, 1 or more`);
+      this.limiters.set(bucket, new RateLimiterMemory({
+        keyPrefix: bucket, points: p.points, duration: p.durationSec, blockDuration: p.blockDurationSec ?? 0,
+      }));
+    }
+  }
+
+  /** Takes `points` from `key`'s bucket, or throws a rate_limited LatchkeyError if too few are left. */
+  async consume(bucket: B, key: string, points = 1): Promise<RateLimitStatus> {
+    try {
+      const res = await this.limiter(bucket).consume(rateLimitKey(key), points);
+      return { remaining: res.remainingPoints, resetInSeconds: seconds(res.msBeforeNext) };
+    } catch (err) {
+      if (!(err instanceof RateLimiterRes)) throw err;
+      const retry = seconds(err.msBeforeNext);
+      throw new LatchkeyError('rate_limited', 'too_many_requests', 'Too many requests',
+        `Too many requests; try again in ${retry} ${retry === 1 ? 'second' : 'seconds'}.`, { retry_after_seconds: retry });
+    }
+  }
+
+  /** Forgets `key`'s count in `bucket`, e.g. the identifier's after a successful sign-in. */
+  async reset(bucket: B, key: string): Promise<void> {
+    await this.limiter(bucket).delete(rateLimitKey(key));
+  }
+
+  private limiter(bucket: B): RateLimiterMemory {
+    const limiter = this.limiters.get(bucket);
+    if (!limiter) throw new Error(`unknown rate limit bucket "${bucket}"`);
+    return limiter;
+  }
+}
+
+/** Whole seconds, rounded up and at least 1 (Retry-After: 0 would invite an immediate retry). */
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));

@@ -1,0 +1,26 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Clock } from '../clock/clock.js';
+import { newId } from '../ids/ids.js';
+import type { Db } from '../storage/database.js';
+import type { ClientTable } from '../storage/schema.js';
+
+/**
+ * A client is one browser or device. It proves itself with a random token: in an
+ * httpOnly cookie for browsers, as `Authorization: Bearer` for native apps. Only
+ * the token's SHA-256 is stored, so a database leak yields no usable tokens.
+ */
+export const hashClientToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+export async function findClientByToken(db: Db, token: string): Promise<ClientTable | undefined> {
+  return db.selectFrom('clients').selectAll().where('token_hash', '=', hashClientToken(token)).executeTakeFirst();
+}
+
+export async function createClient(db: Db, clock: Clock): Promise<{ client: ClientTable; token: string }> {
+  const now = clock.now();
+  const token = randomBytes(32).toString('base64url');
+  const client: ClientTable = {
+    id: newId('client', now), token_hash: hashClientToken(token), last_active_session_id: null, created_at: now, updated_at: now,
+  };
+  await db.insertInto('clients').values(client).execute();
+  return { client, token };
+}

@@ -1,0 +1,64 @@
+import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
+import type { Clock } from '../clock/clock.js';
+import { LatchkeyError } from '../errors/latchkey-error.js';
+import { newId } from '../ids/ids.js';
+import type { Db } from '../storage/database.js';
+import type { EmailCodeTable } from '../storage/schema.js';
+
+/** One-time 6-digit email codes: short-lived, attempt-limited, resent with a cool-down. */
+export const CODE_TTL_MS = 10 * 60_000;
+export const CODE_MAX_ATTEMPTS = 5;
+export const RESEND_COOLDOWN_MS = 30_000;
+
+type Purpose = EmailCodeTable['purpose'];
+
+const digest = (id: string, code: string) => createHash('sha256').update(`${id}:${code}`).digest();
+
+const latest = (db: Db, purpose: Purpose, subjectId: string) =>
+  db.selectFrom('email_codes').selectAll().where('purpose', '=', purpose).where('subject_id', '=', subjectId)
+    .where('consumed_at', 'is', null).orderBy('created_at', 'desc').orderBy('id', 'desc').executeTakeFirst();
+
+/** Issues a new code (voiding earlier ones) and returns it for the email. */
+export async function issueCode(db: Db, clock: Clock, purpose: Purpose, subjectId: string): Promise<string> {
+  const now = clock.now();
+  const previous = await latest(db, purpose, subjectId);
+  if (previous && now - previous.sent_at < RESEND_COOLDOWN_MS) {
+    const retry = Math.ceil((previous.sent_at + RESEND_COOLDOWN_MS - now) / 1000);
+    throw new LatchkeyError('rate_limited', 'too_many_requests', 'Too many requests',
+      `A code was sent moments ago; you can ask for another in ${retry} s.`, { retry_after_seconds: retry });
+  }
+  const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
+  const id = newId('code', now);
+  await db.transaction().execute(async (trx) => {
+    await trx.updateTable('email_codes').set({ consumed_at: now })
+      .where('purpose', '=', purpose).where('subject_id', '=', subjectId).where('consumed_at', 'is', null).execute();
+    await trx.insertInto('email_codes').values({
+      id, purpose, subject_id: subjectId, code_hash: digest(id, code).toString('hex'), attempts: 0,
+      expire_at: now + CODE_TTL_MS, sent_at: now, consumed_at: null, created_at: now,
+    }).execute();
+  });
+  return code;
+}
+
+const codeError = (code: string, long: string, meta: Record<string, unknown> = {}) =>
+  new LatchkeyError('unprocessable', code, 'verification failed', long, { param_name: 'code', ...meta });
+
+/**
+ * Checks a code and consumes it. A wrong code counts as an attempt (committed
+ * even though the request fails); after CODE_MAX_ATTEMPTS the code is dead.
+ */
+export async function consumeCode(db: Db, clock: Clock, purpose: Purpose, subjectId: string, code: string): Promise<void> {
+  const now = clock.now();
+  const row = await latest(db, purpose, subjectId);
+  if (!row || now >= row.expire_at) throw codeError('verification_expired', 'This code has expired; ask for a new one.');
+  if (row.attempts >= CODE_MAX_ATTEMPTS) throw codeError('verification_failed', 'Too many wrong codes; ask for a new one.');
+  const ok = /^\d{6}$/.test(code) && timingSafeEqual(digest(row.id, code), Buffer.from(row.code_hash, 'hex'));
+  if (!ok) {
+    await db.updateTable('email_codes').set((eb) => ({ attempts: eb('attempts', '+', 1) })).where('id', '=', row.id).execute();
+    throw codeError('form_code_incorrect', 'The code is incorrect.', { attempts_remaining: CODE_MAX_ATTEMPTS - row.attempts - 1 });
+  }
+  // Only one request can consume it, even when two race with the right code.
+  const res = await db.updateTable('email_codes').set({ consumed_at: now })
+    .where('id', '=', row.id).where('consumed_at', 'is', null).executeTakeFirst();
+  if (Number(res.numUpdatedRows) !== 1) throw codeError('verification_expired', 'This code was already used.');
+}

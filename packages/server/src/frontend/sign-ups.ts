@@ -1,0 +1,113 @@
+import { z } from 'zod';
+import { LatchkeyError, notFound } from '../errors/latchkey-error.js';
+import { newId } from '../ids/ids.js';
+import { checkPasswordRules, hashPassword } from '../passwords/passwords.js';
+import type { Services } from '../services.js';
+import { openSession } from '../sessions/sessions.js';
+import type { SignUpTable } from '../storage/schema.js';
+import { buildUser, insertUser } from '../users/users.js';
+import { consumeCode, issueCode } from './email-codes.js';
+
+/** A sign-up waits this long for its email code before it is abandoned. */
+const SIGN_UP_TTL_MS = 24 * 3600_000;
+
+export const signUpSchema = z.strictObject({
+  email_address: z.string().max(320).regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be a valid email address'),
+  password: z.string(),
+  first_name: z.string().max(256).optional(),
+  last_name: z.string().max(256).optional(),
+  username: z.string().min(4).max(64).regex(/^[A-Za-z0-9_.-]+$/).transform((u) => u.toLowerCase()).optional(),
+  unsafe_metadata: z.record(z.string(), z.unknown()).optional(),
+});
+export type SignUpInput = z.infer<typeof signUpSchema>;
+
+export const signUpJson = (s: SignUpTable) => ({
+  object: 'sign_up' as const,
+  id: s.id,
+  status: s.status,
+  email_address: s.email_address,
+  first_name: s.first_name,
+  last_name: s.last_name,
+  username: s.username,
+  unverified_fields: s.status === 'complete' ? [] : ['email_address'],
+  verifications: { email_address: { status: s.status === 'complete' ? 'verified' : 'unverified', strategy: 'email_code' } },
+  created_user_id: s.created_user_id,
+  created_session_id: s.created_session_id,
+  abandon_at: s.expire_at,
+});
+
+async function sendCode(s: Services, signUp: SignUpTable): Promise<void> {
+  const code = await issueCode(s.db, s.clock, 'sign_up', signUp.id);
+  await s.mailer.send({
+    to: signUp.email_address,
+    subject: `${code} is your verification code`,
+    text: `Your verification code is ${code}. It expires in 10 minutes.\n\nIf you did not sign up, ignore this email.`,
+    kind: 'verification_code',
+  });
+}
+
+/**
+ * Starts a sign-up: checks what can be checked now (password rules, that the
+ * address is free), stores the pending sign-up with the password already hashed,
+ * and emails a code. The user exists only once the code is verified.
+ */
+export async function startSignUp(s: Services, clientId: string, input: SignUpInput): Promise<SignUpTable> {
+  checkPasswordRules(input.password);
+  const taken = await s.db.selectFrom('email_addresses').select('id').where('email_lower', '=', input.email_address.toLowerCase()).executeTakeFirst();
+  if (taken) {
+    throw new LatchkeyError('unprocessable', 'form_identifier_exists', 'That email address is taken. Please try another.',
+      'That email address is taken. Please try another.', { param_name: 'email_address' });
+  }
+  const now = s.clock.now();
+  const signUp: SignUpTable = {
+    id: newId('sua', now), client_id: clientId, status: 'missing_requirements', email_address: input.email_address,
+    first_name: input.first_name ?? null, last_name: input.last_name ?? null, username: input.username ?? null,
+    password_digest: await hashPassword(input.password), unsafe_metadata: JSON.stringify(input.unsafe_metadata ?? {}),
+    created_user_id: null, created_session_id: null, expire_at: now + SIGN_UP_TTL_MS, created_at: now, updated_at: now,
+  };
+  await s.db.insertInto('sign_ups').values(signUp).execute();
+  await sendCode(s, signUp);
+  return signUp;
+}
+
+async function pendingSignUp(s: Services, clientId: string, id: string): Promise<SignUpTable> {
+  const row = await s.db.selectFrom('sign_ups').selectAll().where('id', '=', id).where('client_id', '=', clientId).executeTakeFirst();
+  if (!row || s.clock.now() >= row.expire_at) throw notFound('Sign-up');
+  return row;
+}
+
+/** Sends a new code (after a cool-down). */
+export async function resendSignUpCode(s: Services, clientId: string, id: string): Promise<SignUpTable> {
+  const signUp = await pendingSignUp(s, clientId, id);
+  if (signUp.status === 'complete') return signUp;
+  await sendCode(s, signUp);
+  return signUp;
+}
+
+/**
+ * Verifies the code, then creates the user (email verified) and a session on
+ * this client, and completes the sign-up: all in one transaction.
+ */
+export async function verifySignUp(s: Services, clientId: string, id: string, code: string): Promise<SignUpTable> {
+  const signUp = await pendingSignUp(s, clientId, id);
+  if (signUp.status === 'complete') return signUp;
+  await consumeCode(s.db, s.clock, 'sign_up', signUp.id, code);
+  const rec = await buildUser(s.clock, {
+    email_address: [signUp.email_address],
+    first_name: signUp.first_name, last_name: signUp.last_name, username: signUp.username,
+    unsafe_metadata: JSON.parse(signUp.unsafe_metadata) as Record<string, unknown>,
+  });
+  rec.user.password_digest = signUp.password_digest;
+  rec.user.password_hasher = 'argon2id';
+  for (const e of rec.emails) e.verification_strategy = 'email_code';
+  return s.db.transaction().execute(async (trx) => {
+    await insertUser(trx, rec);
+    const session = await openSession(trx, s.clock, s.settings.get(), rec.user.id, clientId);
+    const done: SignUpTable = {
+      ...signUp, status: 'complete', created_user_id: rec.user.id, created_session_id: session.id,
+      password_digest: null, updated_at: s.clock.now(),
+    };
+    await trx.updateTable('sign_ups').set(done).where('id', '=', id).execute();
+    return done;
+  });
+}

@@ -1,0 +1,63 @@
+import type { Context } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { LatchkeyError } from '../../errors/latchkey-error.js';
+import { createClient, findClientByToken } from '../../frontend/clients.js';
+import type { Services } from '../../services.js';
+import type { ClientTable } from '../../storage/schema.js';
+
+export const CLIENT_COOKIE = '__client';
+/** Native apps ask for a Bearer client token instead of a cookie with this header. */
+export const NATIVE_HEADER = 'latchkey-native';
+/** Where a new client's token is returned to a native app. */
+export const CLIENT_TOKEN_HEADER = 'latchkey-client-token';
+
+interface Found {
+  client: ClientTable;
+  via: 'cookie' | 'bearer';
+}
+
+async function findClient(c: Context, s: Services): Promise<Found | undefined> {
+  const auth = c.req.header('authorization');
+  if (auth) {
+    const m = /^Bearer\s+(\S+)$/i.exec(auth);
+    const client = m ? await findClientByToken(s.db, m[1]!) : undefined;
+    if (!client) throw new LatchkeyError('unauthenticated', 'client_invalid', 'Invalid client', 'The client token is not valid; start a new sign-in.');
+    return { client, via: 'bearer' };
+  }
+  const token = getCookie(c, CLIENT_COOKIE);
+  const client = token ? await findClientByToken(s.db, token) : undefined;
+  if (token && !client) deleteCookie(c, CLIENT_COOKIE, { path: '/' });
+  return client ? { client, via: 'cookie' } : undefined;
+}
+
+/**
+ * Cookie-authenticated writes must come from an allowed origin: the browser
+ * attaches the cookie to cross-site requests, so without this check any site
+ * could sign a visitor out or in (CSRF). Bearer clients are not exposed to that.
+ */
+export function checkOrigin(c: Context, s: Services): void {
+  if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.header('authorization')) return;
+  if (!getCookie(c, CLIENT_COOKIE)) return;
+  const origin = c.req.header('origin');
+  const allowed = [new URL(s.config.publicUrl).origin, ...s.settings.get().allowed_origins];
+  if (!origin || !allowed.includes(origin)) {
+    throw new LatchkeyError('forbidden', 'origin_invalid', 'Origin not allowed',
+      'Requests that carry the session cookie must come from an allowed origin (Origin header).');
+  }
+}
+
+/** The request's client; with `create`, a new one when there is none (cookie or native token issued). */
+export async function requireClient(c: Context, s: Services, create = false): Promise<Found> {
+  const found = await findClient(c, s);
+  if (found) return found;
+  if (!create) throw new LatchkeyError('unauthenticated', 'client_missing', 'No client', 'Sign in first: this request carries no client.');
+  const { client, token } = await createClient(s.db, s.clock);
+  if (c.req.header(NATIVE_HEADER)) {
+    c.header(CLIENT_TOKEN_HEADER, token);
+    return { client, via: 'bearer' };
+  }
+  setCookie(c, CLIENT_COOKIE, token, {
+    httpOnly: true, sameSite: 'Lax', path: '/', secure: s.config.publicUrl.startsWith('https:'), maxAge: 365 * 24 * 3600,
+  });
+  return { client, via: 'cookie' };
+}

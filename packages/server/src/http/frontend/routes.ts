@@ -1,0 +1,114 @@
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import { notFound } from '../../errors/latchkey-error.js';
+import { passwordSignInSchema, signInWithPassword } from '../../frontend/sign-ins.js';
+import { resendSignUpCode, signUpJson, signUpSchema, startSignUp, verifySignUp } from '../../frontend/sign-ups.js';
+import type { Services } from '../../services.js';
+import { effectiveStatus } from '../../sessions/lifecycle.js';
+import { sessionJson } from '../../sessions/serialize.js';
+import { endSession, getSession, touchSession } from '../../sessions/sessions.js';
+import type { ClientTable } from '../../storage/schema.js';
+import { mintToken } from '../../tokens/mint.js';
+import { loadUserRecords } from '../../users/store.js';
+import { userJson } from '../../users/serialize.js';
+import { jsonBody } from '../body.js';
+import { checkOrigin, requireClient } from './client-context.js';
+
+const tokenSchema = z.strictObject({});
+const codeSchema = z.strictObject({ code: z.string().max(16) });
+
+/**
+ * The Frontend API: what a browser or native app calls for its end user. A
+ * request's client comes from the `__client` cookie or a Bearer client token;
+ * every answer is `{ response, client }` so the app always sees its sessions.
+ */
+export function frontendRoutes(s: Services) {
+  const app = new Hono();
+  const now = () => s.clock.now();
+
+  async function clientJson(client: ClientTable) {
+    const rows = await s.db.selectFrom('sessions').selectAll().where('client_id', '=', client.id)
+      .where('status', '=', 'active').orderBy('created_at').execute();
+    const live = rows.filter((r) => effectiveStatus(r, now()) === 'active');
+    const users = await loadUserRecords(s.db, await s.db.selectFrom('users').selectAll()
+      .where('id', 'in', live.length ? live.map((r) => r.user_id) : ['']).where('deleted_at', 'is', null).execute());
+    const sessions = live.flatMap((r) => {
+      const user = users.find((u) => u.user.id === r.user_id);
+      return user ? [{ ...sessionJson(r), user: userJson(user) }] : [];
+    });
+    const active = sessions.find((x) => x.id === client.last_active_session_id) ?? sessions.at(-1);
+    return { object: 'client', id: client.id, sessions, last_active_session_id: active?.id ?? null, created_at: client.created_at, updated_at: client.updated_at };
+  }
+
+  const reply = async (c: Context, clientId: string, response: unknown) => {
+    const client = await s.db.selectFrom('clients').selectAll().where('id', '=', clientId).executeTakeFirstOrThrow();
+    return c.json({ response, client: await clientJson(client) });
+  };
+
+  app.use(async (c, next) => {
+    checkOrigin(c, s);
+    await next();
+  });
+
+  app.get('/', async (c) => {
+    const { client } = await requireClient(c, s);
+    const json = await clientJson(client);
+    return c.json({ response: json, client: json });
+  });
+
+  app.post('/sign_ups', async (c) => {
+    const input = await jsonBody(c, signUpSchema);
+    const { client } = await requireClient(c, s, true);
+    return reply(c, client.id, signUpJson(await startSignUp(s, client.id, input)));
+  });
+  app.post('/sign_ups/:id/prepare_verification', async (c) => {
+    await jsonBody(c, z.strictObject({ strategy: z.literal('email_code').optional() }));
+    const { client } = await requireClient(c, s);
+    return reply(c, client.id, signUpJson(await resendSignUpCode(s, client.id, c.req.param('id'))));
+  });
+  app.post('/sign_ups/:id/attempt_verification', async (c) => {
+    const { code } = await jsonBody(c, codeSchema);
+    const { client } = await requireClient(c, s);
+    return reply(c, client.id, signUpJson(await verifySignUp(s, client.id, c.req.param('id'), code)));
+  });
+
+  app.post('/sign_ins', async (c) => {
+    const { identifier, password } = await jsonBody(c, passwordSignInSchema);
+    const { client } = await requireClient(c, s, true);
+    const session = await signInWithPassword(s, client.id, identifier, password);
+    return reply(c, client.id, { object: 'sign_in', status: 'complete', identifier, created_session_id: session.id });
+  });
+
+  /** A session of this client (others' sessions are not found, whatever their id). */
+  const ownSession = async (c: Context, clientId: string) => {
+    const session = await getSession(s.db, s.clock, c.req.param('sid')!);
+    if (session.client_id !== clientId) throw notFound('Session');
+    return session;
+  };
+
+  const token = async (c: Context) => {
+    await jsonBody(c, tokenSchema);
+    const { client } = await requireClient(c, s);
+    const session = await ownSession(c, client.id);
+    const jwt = await mintToken(s.mint, session.id, { template: c.req.param('template'), authorizedParty: c.req.header('origin') });
+    await touchSession(s.db, s.clock, s.settings.get(), session);
+    return c.json({ object: 'token', jwt });
+  };
+  app.post('/sessions/:sid/tokens', token);
+  app.post('/sessions/:sid/tokens/:template', token);
+
+  app.post('/sessions/:sid/end', async (c) => {
+    await jsonBody(c, z.strictObject({}));
+    const { client } = await requireClient(c, s);
+    const session = await ownSession(c, client.id);
+    await endSession(s.db, s.clock, session);
+    return reply(c, client.id, sessionJson(await getSession(s.db, s.clock, session.id)));
+  });
+  app.delete('/sessions', async (c) => {
+    const { client } = await requireClient(c, s);
+    const rows = await s.db.selectFrom('sessions').selectAll().where('client_id', '=', client.id).where('status', '=', 'active').execute();
+    for (const row of rows) await endSession(s.db, s.clock, row);
+    return reply(c, client.id, { object: 'sign_out', ended_session_ids: rows.map((r) => r.id) });
+  });
+  return app;
+}
