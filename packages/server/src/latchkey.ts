@@ -1,5 +1,6 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
+import { DEFAULT_RATE_LIMITS, RateLimits } from './abuse/rate-limits.js';
 import { systemClock, type Clock } from './clock/clock.js';
 import type { Config } from './config/config.js';
 import { createHttpApp } from './http/app.js';
@@ -60,6 +61,7 @@ async function assemble(config: Config, storage: Storage, clock: Clock, logger: 
 
   const services: Services = {
     config, db, dialect: storage.dialect, clock, keyring, secretKeys, settings, signer, logger,
+    limits: new RateLimits(DEFAULT_RATE_LIMITS),
     mint: { db, clock, signer, issuer: config.publicUrl, settings: () => settings.get() },
     instanceId: boot.instance.id,
     publishableKey: boot.publishableKey,

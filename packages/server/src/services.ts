@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { FrontendRateLimits } from './abuse/rate-limits.js';
 import type { Clock } from './clock/clock.js';
 import type { Config } from './config/config.js';
 import type { SecretKeyVerifier } from './instance/api-keys.js';
@@ -23,6 +24,8 @@ export interface Services {
   instanceId: string;
   publishableKey: string;
   logger: Logger;
+  /** Per-IP and per-identifier limits on the Frontend API. */
+  limits: FrontendRateLimits;
   /** End-user email (codes): see mail/mailer.ts createMailer for which one. */
   mailer: Mailer;
 }

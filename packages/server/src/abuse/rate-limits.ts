@@ -50,6 +50,8 @@ export const DEFAULT_RATE_LIMITS = {
   signUpPerIp: { points: 10, durationSec: 60 },
 } as const satisfies Record<string, BucketPolicy>;
 
+export type FrontendRateLimits = RateLimits<keyof typeof DEFAULT_RATE_LIMITS>;
+
 /** The key a raw IP or identifier is stored under: sha256 of the trimmed, lowercased value (hex). */
 export function rateLimitKey(raw: string): string {
   return createHash('sha256').update(raw.trim().toLowerCase()).digest('hex');

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { LatchkeyError, notFound } from '../errors/latchkey-error.js';
 import { newId } from '../ids/ids.js';
-import { checkPasswordRules, hashPassword } from '../passwords/passwords.js';
+import { hashPassword } from '../passwords/passwords.js';
+import { checkPasswordStrength } from '../passwords/strength.js';
 import type { Services } from '../services.js';
 import { openSession } from '../sessions/sessions.js';
 import type { SignUpTable } from '../storage/schema.js';
@@ -52,7 +53,7 @@ async function sendCode(s: Services, signUp: SignUpTable): Promise<void> {
  * and emails a code. The user exists only once the code is verified.
  */
 export async function startSignUp(s: Services, clientId: string, input: SignUpInput): Promise<SignUpTable> {
-  checkPasswordRules(input.password);
+  checkPasswordStrength(input.password, [input.email_address, input.first_name, input.last_name, input.username].filter((v): v is string => !!v));
   const taken = await s.db.selectFrom('email_addresses').select('id').where('email_lower', '=', input.email_address.toLowerCase()).executeTakeFirst();
   if (taken) {
     throw new LatchkeyError('unprocessable', 'form_identifier_exists', 'That email address is taken. Please try another.',

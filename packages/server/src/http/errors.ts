@@ -33,6 +33,8 @@ export function errorResponse(c: Context, status: ContentfulStatusCode, errors: 
 }
 
 export function renderError(c: Context, err: LatchkeyError) {
+  const retry = err.meta.retry_after_seconds;
+  if (err.kind === 'rate_limited' && typeof retry === 'number') c.header('Retry-After', String(retry));
   return errorResponse(c, STATUS[err.kind], [entryOf(err)]);
 }
 

@@ -24,6 +24,10 @@ const fields = {
   session_inactivity_timeout: z.number().int().min(0).max(315_360_000),
   /** Custom session-token claims with {{user.*}} / {{session.*}} shortcodes. */
   session_claims: sessionClaims,
+  /** Wrong passwords in a row before sign-in is locked. */
+  lockout_max_attempts: z.number().int().min(1).max(100),
+  /** How long a lockout lasts (minutes). */
+  lockout_minutes: z.number().int().min(1).max(10_080),
   /** Origins of the apps that call the Frontend API from a browser (CORS and CSRF checks). */
   allowed_origins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin such as https://app.example.com (no path)')).max(50),
 };
@@ -39,6 +43,8 @@ export const instanceSettingsSchema = z.strictObject({
   session_inactivity_timeout: fields.session_inactivity_timeout.default(0),
   session_claims: fields.session_claims.default({}),
   allowed_origins: fields.allowed_origins.default([]),
+  lockout_max_attempts: fields.lockout_max_attempts.default(10),
+  lockout_minutes: fields.lockout_minutes.default(60),
 });
 
 export const settingsPatchSchema = z.strictObject(fields).partial();

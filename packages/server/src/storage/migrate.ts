@@ -4,6 +4,7 @@ import * as m001 from './migrations/001_core.js';
 import { eventsMigration } from './migrations/002_events.js';
 import * as m003 from './migrations/003_frontend.js';
 import * as m004 from './migrations/004_dev_emails.js';
+import * as m005 from './migrations/005_lockout.js';
 
 /** Migrations are compiled into the server: no files to find at run time. */
 const migrationsFor = (storage: Storage): Record<string, Migration> => ({
@@ -11,6 +12,7 @@ const migrationsFor = (storage: Storage): Record<string, Migration> => ({
   '002_events': eventsMigration(storage.dialect),
   '003_frontend': m003,
   '004_dev_emails': m004,
+  '005_lockout': m005,
 });
 
 // An arbitrary constant that names "Latchkey start-up" among PostgreSQL advisory locks.

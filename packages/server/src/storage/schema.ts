@@ -67,6 +67,10 @@ export interface UserTable {
   updated_at: number;
   /** Set when the user is deleted: the row stays as a tombstone without PII. */
   deleted_at: number | null;
+  /** Wrong passwords in a row (abuse/lockout.ts). */
+  failed_attempts: number;
+  /** While in the future, sign-in is refused (lockout); ms. */
+  locked_until: number | null;
 }
 
 export interface EmailAddressTable {

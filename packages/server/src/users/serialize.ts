@@ -6,8 +6,9 @@ import { parseMetadata, type UserRecord } from './user-record.js';
  * on every identifier, and would read a `deleted` key as a DeletedObject: so a
  * live user never carries one.
  */
-export function userJson(rec: UserRecord) {
+export function userJson(rec: UserRecord, now: number = Date.now()) {
   const u = rec.user;
+  const lockedFor = u.locked_until !== null && u.locked_until > now ? Math.ceil((u.locked_until - now) / 1000) : null;
   return {
     object: 'user' as const,
     id: u.id,
@@ -35,8 +36,9 @@ export function userJson(rec: UserRecord) {
     backup_code_enabled: false,
     two_factor_enabled: false,
     banned: u.banned === 1,
-    locked: u.locked === 1,
-    lockout_expires_in_seconds: null,
+    // Locked by an operator, or for a while after too many wrong passwords.
+    locked: u.locked === 1 || lockedFor !== null,
+    lockout_expires_in_seconds: lockedFor,
     verification_attempts_remaining: null,
     deprovisioned: false,
     create_organization_enabled: u.create_organization_enabled === 1,

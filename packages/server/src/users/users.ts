@@ -149,6 +149,8 @@ export async function buildUser(clock: Clock, input: CreateUserInput): Promise<U
     created_at: createdAt,
     updated_at: Math.max(now, createdAt),
     deleted_at: null,
+    failed_attempts: 0,
+    locked_until: null,
   };
 
   return { user, emails: emailRows, phones: phoneRows };
@@ -263,7 +265,9 @@ export async function setUserFlag(db: Db, clock: Clock, id: string, flag: 'banne
   return db.transaction().execute(async (trx) => {
     const rec = await lockedUser(trx, id);
     const now = clock.now();
-    await trx.updateTable('users').set({ [flag]: on ? 1 : 0, updated_at: nextUpdatedAt(rec.user.updated_at, now) })
+    // Unlocking also lifts a lockout from wrong passwords.
+    const lockout = flag === 'locked' && !on ? { failed_attempts: 0, locked_until: null } : {};
+    await trx.updateTable('users').set({ [flag]: on ? 1 : 0, ...lockout, updated_at: nextUpdatedAt(rec.user.updated_at, now) })
       .where('id', '=', id).execute();
     const after = await updated(trx, id, now);
     if (flag === 'banned' && on) await endUserSessions(trx, after, now, 'revoked');

@@ -1,3 +1,4 @@
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { notFound } from '../../errors/latchkey-error.js';
@@ -56,7 +57,17 @@ export function frontendRoutes(s: Services) {
     return c.json({ response: json, client: json });
   });
 
+  /** The peer address (behind a proxy, that proxy's: trusted forwarding headers come later). */
+  const ip = (c: Context) => {
+    try {
+      return getConnInfo(c).remote.address ?? 'unknown';
+    } catch {
+      return 'unknown';
+    }
+  };
+
   app.post('/sign_ups', async (c) => {
+    await s.limits.consume('signUpPerIp', ip(c));
     const input = await jsonBody(c, signUpSchema);
     const { client } = await requireClient(c, s, true);
     return reply(c, client.id, signUpJson(await startSignUp(s, client.id, input)));
@@ -73,7 +84,9 @@ export function frontendRoutes(s: Services) {
   });
 
   app.post('/sign_ins', async (c) => {
+    await s.limits.consume('signInPerIp', ip(c));
     const { identifier, password } = await jsonBody(c, passwordSignInSchema);
+    await s.limits.consume('signInPerIdentifier', identifier);
     const { client } = await requireClient(c, s, true);
     const session = await signInWithPassword(s, client.id, identifier, password);
     return reply(c, client.id, { object: 'sign_in', status: 'complete', identifier, created_session_id: session.id });

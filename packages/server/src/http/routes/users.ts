@@ -2,7 +2,8 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Services } from '../../services.js';
 import { createUserSchema, metadataSchema, updateUserSchema, userFilterSchema, userListSchema } from '../../users/schemas.js';
-import { deletedUserJson, userJson } from '../../users/serialize.js';
+import { deletedUserJson, userJson as toJson } from '../../users/serialize.js';
+import type { UserRecord } from '../../users/user-record.js';
 import { countUsers, listUsers } from '../../users/store.js';
 import { createUser, deleteUser, getUser, setUserFlag, updateUser, writeMetadata } from '../../users/users.js';
 import { jsonBody, queryParams } from '../body.js';
@@ -14,6 +15,7 @@ const noBody = z.strictObject({});
 export function userRoutes(s: Services) {
   const app = new Hono();
   const { db, clock } = s;
+  const userJson = (rec: UserRecord) => toJson(rec, clock.now());
 
   app.get('/', async (c) => {
     const q = queryParams(c, userListSchema, ARRAY_PARAMS);

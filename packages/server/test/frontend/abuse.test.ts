@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/clock/clock.js';
+import { dialects, startServer, type TestServer } from '../support/server.js';
+
+/** Lockout, rate limits and password strength on the Frontend API, on the injected clock. */
+describe.each(dialects())('Frontend API abuse protection (%s)', (dialect) => {
+  let server: TestServer;
+  const clock = new ManualClock(Date.now());
+
+  beforeAll(async () => {
+    server = await startServer(dialect, { clock });
+    await server.api('/v1/instance', { method: 'PATCH', json: { lockout_max_attempts: 3, lockout_minutes: 15 } });
+  });
+  afterAll(() => server?.close());
+
+  const signIn = (identifier: string, password: string) =>
+    fetch(`${server.url}/v1/client/sign_ins`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'latchkey-native': '1' }, body: JSON.stringify({ identifier, password }),
+    });
+
+  it('locks after N wrong passwords: the right one is refused while locked and accepted after M minutes', async () => {
+    const user = await (await server.api('/v1/users', { method: 'POST', json: { email_address: ['lock@example.com'], password: 'the right password!' } })).json();
+    for (let i = 0; i < 3; i++) expect((await signIn('lock@example.com', `wrong ${i}`)).status).toBe(422);
+    const locked = await signIn('lock@example.com', 'the right password!');
+    expect(locked.status).toBe(403);
+    const body = await locked.json();
+    expect(body.errors[0]).toMatchObject({ code: 'user_locked', meta: { lockout_expires_in_seconds: 900 } });
+    const shown = await (await server.api(`/v1/users/${user.id}`)).json();
+    expect(shown).toMatchObject({ locked: true, lockout_expires_in_seconds: 900 });
+
+    clock.advance(14 * 60_000);
+    expect((await signIn('lock@example.com', 'the right password!')).status).toBe(403);
+    clock.advance(60_000);
+    expect((await (await server.api(`/v1/users/${user.id}`)).json()).locked).toBe(false);
+    const ok = await signIn('lock@example.com', 'the right password!');
+    expect(ok.status).toBe(200);
+    const row = await server.db.selectFrom('users').select(['failed_attempts', 'locked_until']).where('id', '=', user.id).executeTakeFirstOrThrow();
+    expect(row).toEqual({ failed_attempts: 0, locked_until: null });
+  });
+
+  it('the Backend API unlock lifts a lockout', async () => {
+    const user = await (await server.api('/v1/users', { method: 'POST', json: { email_address: ['unlock@example.com'], password: 'the right password!' } })).json();
+    for (let i = 0; i < 3; i++) await signIn('unlock@example.com', 'nope');
+    expect((await signIn('unlock@example.com', 'the right password!')).status).toBe(403);
+    await server.api(`/v1/users/${user.id}/unlock`, { method: 'POST' });
+    expect((await signIn('unlock@example.com', 'the right password!')).status).toBe(200);
+  });
+
+  it('refuses weak passwords at sign-up with a reason, creating nothing', async () => {
+    for (const password of ['password', 'qwertyuiop', 'weakling1@example.com']) {
+      const res = await fetch(`${server.url}/v1/client/sign_ups`, {
+        method: 'POST', headers: { 'content-type': 'application/json', 'latchkey-native': '1' },
+        body: JSON.stringify({ email_address: 'weakling1@example.com', password }),
+      });
+      expect(res.status, password).toBe(422);
+      const err = (await res.json()).errors[0];
+      expect(err.meta.param_name).toBe('password');
+      expect(err.long_message.length).toBeGreaterThan(10);
+    }
+    expect(await server.db.selectFrom('sign_ups').selectAll().execute()).toEqual([]);
+  });
+
+  it('rate-limits sign-in per identifier with 429 and Retry-After', async () => {
+    let last: Response | undefined;
+    for (let i = 0; i < 12; i++) last = await signIn('flood@example.com', 'whatever');
+    expect(last!.status).toBe(429);
+    expect(Number(last!.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await last!.json()).errors[0].code).toBe('too_many_requests');
+  });
+});
