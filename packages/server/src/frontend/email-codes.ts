@@ -43,6 +43,9 @@ export async function issueCode(db: Db, clock: Clock, purpose: Purpose, subjectI
 const codeError = (code: string, long: string, meta: Record<string, unknown> = {}) =>
   new LatchkeyError('unprocessable', code, 'verification failed', long, { param_name: 'code', ...meta });
 
+export const wrongCode = (attemptsRemaining: number) =>
+  codeError('form_code_incorrect', 'The code is incorrect.', { attempts_remaining: attemptsRemaining });
+
 /**
  * Checks a code and consumes it. A wrong code counts as an attempt (committed
  * even though the request fails); after CODE_MAX_ATTEMPTS the code is dead.
@@ -55,7 +58,7 @@ export async function consumeCode(db: Db, clock: Clock, purpose: Purpose, subjec
   const ok = /^\d{6}$/.test(code) && timingSafeEqual(digest(row.id, code), Buffer.from(row.code_hash, 'hex'));
   if (!ok) {
     await db.updateTable('email_codes').set((eb) => ({ attempts: eb('attempts', '+', 1) })).where('id', '=', row.id).execute();
-    throw codeError('form_code_incorrect', 'The code is incorrect.', { attempts_remaining: CODE_MAX_ATTEMPTS - row.attempts - 1 });
+    throw wrongCode(CODE_MAX_ATTEMPTS - row.attempts - 1);
   }
   // Only one request can consume it, even when two race with the right code.
   const res = await db.updateTable('email_codes').set({ consumed_at: now })

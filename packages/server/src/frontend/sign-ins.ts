@@ -24,7 +24,8 @@ const badCredentials = () =>
 
 let standIn: Promise<string> | undefined;
 
-async function findByIdentifier(s: Services, identifier: string) {
+/** A live user by email address (any of theirs) or username, case-insensitively. */
+export async function findByIdentifier(s: Services, identifier: string) {
   const id = identifier.trim().toLowerCase();
   const viaEmail = s.db.selectFrom('email_addresses').select('user_id').where('email_lower', '=', id);
   return s.db.selectFrom('users').select(['id', 'password_digest', 'banned', 'locked', 'failed_attempts', 'locked_until'])

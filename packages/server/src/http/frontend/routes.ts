@@ -1,7 +1,9 @@
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
+import { cors } from 'hono/cors';
 import { z } from 'zod';
-import { notFound } from '../../errors/latchkey-error.js';
+import { LatchkeyError, notFound } from '../../errors/latchkey-error.js';
+import { codeSignInSchema, requestCode, requestCodeSchema, resetPassword, resetSchema, signInWithCode } from '../../frontend/email-code-flows.js';
 import { passwordSignInSchema, signInWithPassword } from '../../frontend/sign-ins.js';
 import { resendSignUpCode, signUpJson, signUpSchema, startSignUp, verifySignUp } from '../../frontend/sign-ups.js';
 import type { Services } from '../../services.js';
@@ -46,6 +48,15 @@ export function frontendRoutes(s: Services) {
     return c.json({ response, client: await clientJson(client) });
   };
 
+  // Browser apps on the allowed origins may call with credentials (the cookie).
+  app.use(cors({
+    origin: (origin) => ([new URL(s.config.publicUrl).origin, ...s.settings.get().allowed_origins].includes(origin) ? origin : null),
+    credentials: true,
+    allowHeaders: ['content-type', 'authorization', 'latchkey-native'],
+    exposeHeaders: ['latchkey-client-token', 'retry-after'],
+    allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
+    maxAge: 600,
+  }));
   app.use(async (c, next) => {
     checkOrigin(c, s);
     await next();
@@ -92,6 +103,41 @@ export function frontendRoutes(s: Services) {
     return reply(c, client.id, { object: 'sign_in', status: 'complete', identifier, created_session_id: session.id });
   });
 
+  // Passwordless sign-in: ask for a code, then present it. The first answer is
+  // the same whether or not the identifier has an account.
+  app.post('/sign_ins/email_code', async (c) => {
+    await s.limits.consume('signInPerIp', ip(c));
+    const { identifier } = await jsonBody(c, requestCodeSchema);
+    await s.limits.consume('signInPerIdentifier', identifier);
+    const { client } = await requireClient(c, s, true);
+    await requestCode(s, 'sign_in', identifier);
+    return reply(c, client.id, { object: 'sign_in', status: 'needs_first_factor', identifier, strategy: 'email_code' });
+  });
+  app.post('/sign_ins/email_code/attempt', async (c) => {
+    await s.limits.consume('signInPerIp', ip(c));
+    const { identifier, code } = await jsonBody(c, codeSignInSchema);
+    const { client } = await requireClient(c, s, true);
+    const session = await signInWithCode(s, client.id, identifier, code);
+    return reply(c, client.id, { object: 'sign_in', status: 'complete', identifier, created_session_id: session.id });
+  });
+
+  // Password reset by email code, with the same no-enumeration answer.
+  app.post('/password_resets', async (c) => {
+    await s.limits.consume('signInPerIp', ip(c));
+    const { identifier } = await jsonBody(c, requestCodeSchema);
+    await s.limits.consume('signInPerIdentifier', identifier);
+    const { client } = await requireClient(c, s, true);
+    await requestCode(s, 'reset_password', identifier);
+    return reply(c, client.id, { object: 'password_reset', status: 'code_sent_if_account_exists', identifier });
+  });
+  app.post('/password_resets/attempt', async (c) => {
+    await s.limits.consume('signInPerIp', ip(c));
+    const input = await jsonBody(c, resetSchema);
+    const { client } = await requireClient(c, s, true);
+    const session = await resetPassword(s, client.id, input);
+    return reply(c, client.id, { object: 'password_reset', status: 'complete', created_session_id: session.id });
+  });
+
   /** A session of this client (others' sessions are not found, whatever their id). */
   const ownSession = async (c: Context, clientId: string) => {
     const session = await getSession(s.db, s.clock, c.req.param('sid')!);
@@ -109,6 +155,19 @@ export function frontendRoutes(s: Services) {
   };
   app.post('/sessions/:sid/tokens', token);
   app.post('/sessions/:sid/tokens/:template', token);
+
+  /** Makes one of this client's signed-in sessions the active one (account switching). */
+  app.post('/sessions/:sid/touch', async (c) => {
+    await jsonBody(c, z.strictObject({}));
+    const { client } = await requireClient(c, s);
+    const session = await ownSession(c, client.id);
+    if (effectiveStatus(session, now()) !== 'active') {
+      throw new LatchkeyError('unprocessable', 'session_not_active', 'session is not active', 'That session has ended; sign in again.', { status: session.status });
+    }
+    await s.db.updateTable('clients').set({ last_active_session_id: session.id, updated_at: now() }).where('id', '=', client.id).execute();
+    await touchSession(s.db, s.clock, s.settings.get(), session);
+    return reply(c, client.id, sessionJson(session));
+  });
 
   app.post('/sessions/:sid/end', async (c) => {
     await jsonBody(c, z.strictObject({}));

@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { openSession } from '../sessions/sessions.js';
+import { checkPasswordStrength } from '../passwords/strength.js';
+import type { Services } from '../services.js';
+import type { SessionTable } from '../storage/schema.js';
+import { findLiveUser } from '../users/store.js';
+import { updateUser } from '../users/users.js';
+import { primaryEmail } from '../users/user-record.js';
+import { CODE_MAX_ATTEMPTS, consumeCode, issueCode, wrongCode } from './email-codes.js';
+import { findByIdentifier } from './sign-ins.js';
+
+/**
+ * Passwordless sign-in and password reset by email code, built so that an
+ * unknown identifier cannot be told from a known one: both get a stored code
+ * (the unknown one's is never sent, under an opaque subject), so answers,
+ * cool-downs and attempt limits are the same; the email is sent without making
+ * the request wait on SMTP, so timing does not tell either.
+ */
+type Purpose = 'sign_in' | 'reset_password';
+
+export const requestCodeSchema = z.strictObject({ identifier: z.string().min(1).max(320) });
+export const codeSignInSchema = z.strictObject({ identifier: z.string().min(1).max(320), code: z.string().max(16) });
+export const resetSchema = z.strictObject({
+  identifier: z.string().min(1).max(320),
+  code: z.string().max(16),
+  password: z.string(),
+});
+
+const opaqueSubject = (identifier: string) =>
+  `unknown:${createHash('sha256').update(identifier.trim().toLowerCase()).digest('hex')}`;
+
+const SUBJECT_LINES: Record<Purpose, string> = {
+  sign_in: 'is your sign-in code',
+  reset_password: 'is your password reset code',
+};
+
+export async function requestCode(s: Services, purpose: Purpose, identifier: string): Promise<void> {
+  const found = await findByIdentifier(s, identifier);
+  const code = await issueCode(s.db, s.clock, purpose, found?.id ?? opaqueSubject(identifier));
+  if (!found) return;
+  const rec = await findLiveUser(s.db, found.id);
+  const to = rec && primaryEmail(rec)?.email_address;
+  if (!to) return;
+  s.mailer
+    .send({ to, subject: `${code} ${SUBJECT_LINES[purpose]}`, text: `Your code is ${code}. It expires in 10 minutes.\n\nIf you did not ask for it, ignore this email.`, kind: purpose })
+    .catch((err: unknown) => s.logger.error({ err, kind: purpose }, 'sending an email code failed'));
+}
+
+/** Checks the code for the identifier; the user it proves, or the same errors for everyone. */
+async function proveCode(s: Services, purpose: Purpose, identifier: string, code: string) {
+  const found = await findByIdentifier(s, identifier);
+  await consumeCode(s.db, s.clock, purpose, found?.id ?? opaqueSubject(identifier), code);
+  // An unknown identifier's code is never sent: matching it is a lucky guess, answered as a wrong one.
+  if (!found) throw wrongCode(CODE_MAX_ATTEMPTS - 1);
+  return found;
+}
+
+export async function signInWithCode(s: Services, clientId: string, identifier: string, code: string): Promise<SessionTable> {
+  const user = await proveCode(s, 'sign_in', identifier, code);
+  return s.db.transaction().execute((trx) => openSession(trx, s.clock, s.settings.get(), user.id, clientId));
+}
+
+/**
+ * Sets a new password after proving the code; every existing session of the
+ * user is revoked (whoever knew the old password is out), the lockout is lifted,
+ * and this client is signed in. The password is checked before the code is spent.
+ */
+export async function resetPassword(s: Services, clientId: string, input: z.infer<typeof resetSchema>): Promise<SessionTable> {
+  // Judged against the identifier only, the same for known and unknown ones.
+  checkPasswordStrength(input.password, [input.identifier]);
+  const user = await proveCode(s, 'reset_password', input.identifier, input.code);
+  // One transaction: the new password, and every existing session revoked with user.updated.
+  await updateUser(s.db, s.clock, user.id, { password: input.password, skip_password_checks: true, sign_out_of_other_sessions: true });
+  return s.db.transaction().execute(async (trx) => {
+    await trx.updateTable('users').set({ failed_attempts: 0, locked_until: null }).where('id', '=', user.id).execute();
+    return openSession(trx, s.clock, s.settings.get(), user.id, clientId);
+  });
+}

@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dialects, startServer, type TestServer } from '../support/server.js';
+
+/** Passwordless sign-in and password reset by email code, read from the development outbox. */
+describe.each(dialects())('email-code sign-in and password reset (%s)', (dialect) => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startServer(dialect);
+  });
+  afterAll(() => server?.close());
+
+  const native = async (path: string, json: unknown, token?: string) => {
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'latchkey-native': '1' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const res = await fetch(`${server.url}${path}`, { method: 'POST', headers, body: JSON.stringify(json) });
+    return { status: res.status, body: await res.json(), token: res.headers.get('latchkey-client-token') ?? token };
+  };
+
+  /** The newest code emailed to `to` (the email is sent without the request waiting on it). */
+  async function codeFor(to: string, kind: string): Promise<string> {
+    for (let i = 0; i < 50; i++) {
+      const list = await (await server.api(`/v1/dev/outbox?to_email_address=${encodeURIComponent(to)}`)).json();
+      const mail = list.data.find((m: { kind: string }) => m.kind === kind);
+      if (mail) return /\b(\d{6})\b/.exec(mail.body)![1]!;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`no ${kind} email for ${to}`);
+  }
+
+  const withoutIdentifier = (body: { response: Record<string, unknown> }) => {
+    const { identifier: _i, ...rest } = body.response;
+    return rest;
+  };
+
+  it('signs in with an emailed code; unknown identifiers get the same answers', async () => {
+    await server.api('/v1/users', { method: 'POST', json: { email_address: ['coder@example.com'] } });
+    const known = await native('/v1/client/sign_ins/email_code', { identifier: 'coder@example.com' });
+    const unknown = await native('/v1/client/sign_ins/email_code', { identifier: 'ghost@example.com' });
+    expect(known.status).toBe(200);
+    expect(unknown.status).toBe(200);
+    expect(withoutIdentifier(unknown.body)).toEqual(withoutIdentifier(known.body));
+
+    const wrongKnown = await native('/v1/client/sign_ins/email_code/attempt', { identifier: 'coder@example.com', code: '000000' }, known.token!);
+    const wrongUnknown = await native('/v1/client/sign_ins/email_code/attempt', { identifier: 'ghost@example.com', code: '000000' }, unknown.token!);
+    // (A 1-in-a-million chance that 000000 is the real code would fail this; rerun.)
+    expect(wrongKnown.status).toBe(422);
+    expect(wrongUnknown.status).toBe(wrongKnown.status);
+    expect(wrongUnknown.body.errors).toEqual(wrongKnown.body.errors);
+
+    // A second request inside the cool-down is refused alike.
+    const againKnown = await native('/v1/client/sign_ins/email_code', { identifier: 'coder@example.com' }, known.token!);
+    const againUnknown = await native('/v1/client/sign_ins/email_code', { identifier: 'ghost@example.com' }, unknown.token!);
+    expect(againKnown.status).toBe(429);
+    expect(againUnknown.status).toBe(429);
+
+    const code = await codeFor('coder@example.com', 'sign_in');
+    const done = await native('/v1/client/sign_ins/email_code/attempt', { identifier: 'CODER@example.com', code }, known.token!);
+    expect(done.status).toBe(200);
+    const sid = done.body.response.created_session_id;
+    expect(done.body.client.sessions.map((s: { id: string }) => s.id)).toEqual([sid]);
+    // The code is spent.
+    expect((await native('/v1/client/sign_ins/email_code/attempt', { identifier: 'coder@example.com', code }, known.token!)).status).toBe(422);
+    expect(await server.db.selectFrom('dev_emails').select('to_address').where('to_address', 'like', 'ghost%').execute()).toEqual([]);
+  });
+
+  it('resets a password by code: weak passwords refused first, other sessions revoked, the new password works', async () => {
+    await server.api('/v1/users', { method: 'POST', json: { email_address: ['forgot@example.com'], password: 'my old long password' } });
+    const old = await native('/v1/client/sign_ins', { identifier: 'forgot@example.com', password: 'my old long password' });
+    const oldSid = old.body.response.created_session_id;
+
+    const known = await native('/v1/client/password_resets', { identifier: 'forgot@example.com' });
+    const unknown = await native('/v1/client/password_resets', { identifier: 'nobody-here@example.com' });
+    expect(unknown.status).toBe(known.status);
+    expect(withoutIdentifier(unknown.body)).toEqual(withoutIdentifier(known.body));
+
+    const code = await codeFor('forgot@example.com', 'reset_password');
+    const weak = await native('/v1/client/password_resets/attempt', { identifier: 'forgot@example.com', code, password: 'password1' }, known.token!);
+    expect(weak.status).toBe(422);
+    expect(weak.body.errors[0].meta.param_name).toBe('password');
+
+    const reset = await native('/v1/client/password_resets/attempt', { identifier: 'forgot@example.com', code, password: 'a brand new long passphrase' }, known.token!);
+    expect(reset.status).toBe(200);
+    expect((await (await server.api(`/v1/sessions/${oldSid}`)).json()).status).toBe('revoked');
+    expect((await native('/v1/client/sign_ins', { identifier: 'forgot@example.com', password: 'my old long password' })).status).toBe(422);
+    expect((await native('/v1/client/sign_ins', { identifier: 'forgot@example.com', password: 'a brand new long passphrase' })).status).toBe(200);
+  });
+});
