@@ -3,6 +3,7 @@ import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { Services } from '../services.js';
 import { limitBodySize } from './body-limit.js';
 import { errorResponse, renderError, ValidationErrors } from './errors.js';
+import { meRoutes } from './frontend/me.js';
 import { frontendRoutes } from './frontend/routes.js';
 import { devOutboxRoutes } from './routes/dev-outbox.js';
 import { discoveryRoutes } from './routes/discovery.js';
@@ -34,6 +35,7 @@ export function createHttpApp(s: Services): Hono {
   // The Frontend API answers before the Backend API's secret-key guard below:
   // end users authenticate with their client, not the secret key.
   app.route('/v1/client', frontendRoutes(s));
+  app.route('/v1/me', meRoutes(s));
 
   const backend = new Hono();
   backend.use(secretKeyAuth(s.secretKeys));

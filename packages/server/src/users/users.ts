@@ -14,19 +14,19 @@ import { parseMetadata, type UserRecord } from './user-record.js';
 
 /** The users domain: every write is one transaction and re-reads what it wrote. */
 
-const identifierExists = (param: string, what: string) =>
+export const identifierExists = (param: string, what: string) =>
   new LatchkeyError('unprocessable', 'form_identifier_exists', `That ${what} is taken. Please try another.`,
     `That ${what} is taken. Please try another.`, { param_name: param });
 
 /** The user, read under its row lock (see lockLiveUser); 404 when absent. */
-async function lockedUser(trx: Db, id: string): Promise<UserRecord> {
+export async function lockedUser(trx: Db, id: string): Promise<UserRecord> {
   const rec = (await lockLiveUser(trx, id)) ? await findLiveUser(trx, id) : undefined;
   if (!rec) throw notFound('User');
   return rec;
 }
 
 /** Re-reads the user inside the transaction and records user.updated with that state. */
-async function updated(trx: Db, id: string, now: number): Promise<UserRecord> {
+export async function updated(trx: Db, id: string, now: number): Promise<UserRecord> {
   const rec = await findLiveUser(trx, id);
   if (!rec) throw notFound('User');
   await recordEvent(trx, now, 'user.updated', userJson(rec), id);
@@ -49,7 +49,7 @@ function identifierConflict(err: unknown): unknown {
 }
 
 /** `updated_at` strictly increases per user, even within one millisecond. */
-const nextUpdatedAt = (prev: number, now: number) => Math.max(now, prev + 1);
+export const nextUpdatedAt = (prev: number, now: number) => Math.max(now, prev + 1);
 const bool = (v: boolean | undefined, fallback = false) => ((v ?? fallback) ? 1 : 0);
 const toMs = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso));
 

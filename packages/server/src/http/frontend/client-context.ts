@@ -1,4 +1,5 @@
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { cors } from 'hono/cors';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { LatchkeyError } from '../../errors/latchkey-error.js';
 import { createClient, findClientByToken } from '../../frontend/clients.js';
@@ -30,6 +31,9 @@ async function findClient(c: Context, s: Services): Promise<Found | undefined> {
   return client ? { client, via: 'cookie' } : undefined;
 }
 
+/** The public URL's own origin and the instance's allowed_origins. */
+const allowedOrigins = (s: Services) => [new URL(s.config.publicUrl).origin, ...s.settings.get().allowed_origins];
+
 /**
  * Cookie-authenticated writes must come from an allowed origin: the browser
  * attaches the cookie to cross-site requests, so without this check any site
@@ -39,8 +43,7 @@ export function checkOrigin(c: Context, s: Services): void {
   if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.header('authorization')) return;
   if (!getCookie(c, CLIENT_COOKIE)) return;
   const origin = c.req.header('origin');
-  const allowed = [new URL(s.config.publicUrl).origin, ...s.settings.get().allowed_origins];
-  if (!origin || !allowed.includes(origin)) {
+  if (!origin || !allowedOrigins(s).includes(origin)) {
     throw new LatchkeyError('forbidden', 'origin_invalid', 'Origin not allowed',
       'Requests that carry the session cookie must come from an allowed origin (Origin header).');
   }
@@ -60,4 +63,25 @@ export async function requireClient(c: Context, s: Services, create = false): Pr
     httpOnly: true, sameSite: 'Lax', path: '/', secure: s.config.publicUrl.startsWith('https:'), maxAge: 365 * 24 * 3600,
   });
   return { client, via: 'cookie' };
+}
+
+/**
+ * What every Frontend API route runs first: CORS for the allowed origins (so
+ * browser apps there may send the cookie), then the CSRF origin check.
+ */
+export function browserGuards(s: Services): MiddlewareHandler[] {
+  return [
+    cors({
+      origin: (origin) => (allowedOrigins(s).includes(origin) ? origin : null),
+      credentials: true,
+      allowHeaders: ['content-type', 'authorization', NATIVE_HEADER],
+      exposeHeaders: [CLIENT_TOKEN_HEADER, 'retry-after'],
+      allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
+      maxAge: 600,
+    }),
+    async (c, next) => {
+      checkOrigin(c, s);
+      await next();
+    },
+  ];
 }

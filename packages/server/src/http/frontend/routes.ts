@@ -1,6 +1,5 @@
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
-import { cors } from 'hono/cors';
 import { z } from 'zod';
 import { LatchkeyError, notFound } from '../../errors/latchkey-error.js';
 import { codeSignInSchema, requestCode, requestCodeSchema, resetPassword, resetSchema, signInWithCode } from '../../frontend/email-code-flows.js';
@@ -15,7 +14,7 @@ import { mintToken } from '../../tokens/mint.js';
 import { loadUserRecords } from '../../users/store.js';
 import { userJson } from '../../users/serialize.js';
 import { jsonBody } from '../body.js';
-import { checkOrigin, requireClient } from './client-context.js';
+import { browserGuards, requireClient } from './client-context.js';
 
 const tokenSchema = z.strictObject({});
 const codeSchema = z.strictObject({ code: z.string().max(16) });
@@ -48,19 +47,7 @@ export function frontendRoutes(s: Services) {
     return c.json({ response, client: await clientJson(client) });
   };
 
-  // Browser apps on the allowed origins may call with credentials (the cookie).
-  app.use(cors({
-    origin: (origin) => ([new URL(s.config.publicUrl).origin, ...s.settings.get().allowed_origins].includes(origin) ? origin : null),
-    credentials: true,
-    allowHeaders: ['content-type', 'authorization', 'latchkey-native'],
-    exposeHeaders: ['latchkey-client-token', 'retry-after'],
-    allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
-    maxAge: 600,
-  }));
-  app.use(async (c, next) => {
-    checkOrigin(c, s);
-    await next();
-  });
+  app.use(...browserGuards(s));
 
   app.get('/', async (c) => {
     const { client } = await requireClient(c, s);

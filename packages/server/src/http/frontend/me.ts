@@ -1,0 +1,130 @@
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import { LatchkeyError, notFound } from '../../errors/latchkey-error.js';
+import { consumeCode, issueCode } from '../../frontend/email-codes.js';
+import { verifyPassword } from '../../passwords/passwords.js';
+import { checkPasswordStrength } from '../../passwords/strength.js';
+import type { Services } from '../../services.js';
+import { sessionJson } from '../../sessions/serialize.js';
+import { getSession, listSessions, revokeSession } from '../../sessions/sessions.js';
+import type { SessionTable } from '../../storage/schema.js';
+import { addEmailAddress, makePrimaryEmail, markEmailVerified, removeEmailAddress } from '../../users/email-addresses.js';
+import { userJson } from '../../users/serialize.js';
+import { findLiveUser } from '../../users/store.js';
+import { primaryEmail, type UserRecord } from '../../users/user-record.js';
+import { deleteUser, updateUser } from '../../users/users.js';
+import { jsonBody } from '../body.js';
+import { browserGuards, requireClient } from './client-context.js';
+
+const profileSchema = z.strictObject({
+  first_name: z.string().max(256).nullish(),
+  last_name: z.string().max(256).nullish(),
+  username: z.string().min(4).max(64).regex(/^[A-Za-z0-9_.-]+$/).transform((u) => u.toLowerCase()).nullish(),
+  unsafe_metadata: z.record(z.string(), z.unknown()).optional(),
+});
+const passwordSchema = z.strictObject({
+  current_password: z.string().max(1024),
+  new_password: z.string(),
+  sign_out_of_other_sessions: z.boolean().optional(),
+});
+const emailSchema = z.strictObject({ email_address: z.string().max(320).regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be a valid email address') });
+
+/**
+ * /v1/me: the signed-in user (the client's active session) managing their own
+ * account: profile, password, email addresses, sessions on other devices, and
+ * deleting the account when the instance allows it.
+ */
+export function meRoutes(s: Services) {
+  const app = new Hono();
+  app.use(...browserGuards(s));
+
+  async function current(c: Context): Promise<{ session: SessionTable; rec: UserRecord }> {
+    const { client } = await requireClient(c, s);
+    const unauthenticated = new LatchkeyError('unauthenticated', 'signed_out', 'Signed out', 'This client has no active session: sign in first.');
+    if (!client.last_active_session_id) throw unauthenticated;
+    const session = await getSession(s.db, s.clock, client.last_active_session_id);
+    const rec = session.status === 'active' ? await findLiveUser(s.db, session.user_id) : undefined;
+    if (!rec) throw unauthenticated;
+    if (rec.user.banned) throw new LatchkeyError('forbidden', 'user_banned', 'user is banned', 'This account is suspended.');
+    return { session, rec };
+  }
+  const json = (rec: UserRecord) => userJson(rec, s.clock.now());
+
+  app.get('/', async (c) => c.json(json((await current(c)).rec)));
+
+  app.patch('/', async (c) => {
+    const input = await jsonBody(c, profileSchema);
+    const { rec } = await current(c);
+    return c.json(json(await updateUser(s.db, s.clock, rec.user.id, input)));
+  });
+
+  app.post('/change_password', async (c) => {
+    const input = await jsonBody(c, passwordSchema);
+    const { session, rec } = await current(c);
+    if (!rec.user.password_digest || !(await verifyPassword(rec.user.password_digest, input.current_password))) {
+      throw new LatchkeyError('unprocessable', 'form_password_incorrect', 'Incorrect password', 'The current password is incorrect.', { param_name: 'current_password' });
+    }
+    const inputs = [primaryEmail(rec)?.email_address, rec.user.first_name, rec.user.last_name, rec.user.username].filter((v): v is string => !!v);
+    try {
+      checkPasswordStrength(input.new_password, inputs);
+    } catch (err) {
+      if (err instanceof LatchkeyError) throw new LatchkeyError(err.kind, err.code, err.message, err.longMessage, { ...err.meta, param_name: 'new_password' });
+      throw err;
+    }
+    const after = await updateUser(s.db, s.clock, rec.user.id, { password: input.new_password, skip_password_checks: true });
+    if (input.sign_out_of_other_sessions) {
+      const { data } = await listSessions(s.db, s.clock, { user_id: rec.user.id, status: 'active' }, { limit: 500, offset: 0 });
+      for (const other of data) if (other.id !== session.id) await revokeSession(s.db, s.clock, other.id);
+    }
+    return c.json(json(after));
+  });
+
+  app.get('/sessions', async (c) => {
+    const { session, rec } = await current(c);
+    const { data } = await listSessions(s.db, s.clock, { user_id: rec.user.id, status: 'active' }, { limit: 500, offset: 0 });
+    return c.json({ data: data.map((x) => ({ ...sessionJson(x), current: x.id === session.id })), total_count: data.length });
+  });
+  app.post('/sessions/:sid/revoke', async (c) => {
+    await jsonBody(c, z.strictObject({}));
+    const { rec } = await current(c);
+    const target = await getSession(s.db, s.clock, c.req.param('sid'));
+    if (target.user_id !== rec.user.id) throw notFound('Session');
+    return c.json(sessionJson(await revokeSession(s.db, s.clock, target.id)));
+  });
+
+  app.post('/email_addresses', async (c) => {
+    const { email_address } = await jsonBody(c, emailSchema);
+    const { rec } = await current(c);
+    const { user, emailId } = await addEmailAddress(s.db, s.clock, rec.user.id, email_address);
+    const code = await issueCode(s.db, s.clock, 'verify_email', emailId);
+    await s.mailer.send({ to: email_address, subject: `${code} is your verification code`, text: `Your verification code is ${code}. It expires in 10 minutes.`, kind: 'verification_code' });
+    return c.json({ email_address_id: emailId, user: json(user) });
+  });
+  app.post('/email_addresses/:id/attempt_verification', async (c) => {
+    const { code } = await jsonBody(c, z.strictObject({ code: z.string().max(16) }));
+    const { rec } = await current(c);
+    const id = c.req.param('id');
+    if (!rec.emails.some((e) => e.id === id)) throw notFound('Email address');
+    await consumeCode(s.db, s.clock, 'verify_email', id, code);
+    return c.json(json(await markEmailVerified(s.db, s.clock, rec.user.id, id)));
+  });
+  app.post('/email_addresses/:id/make_primary', async (c) => {
+    await jsonBody(c, z.strictObject({}));
+    const { rec } = await current(c);
+    return c.json(json(await makePrimaryEmail(s.db, s.clock, rec.user.id, c.req.param('id'))));
+  });
+  app.delete('/email_addresses/:id', async (c) => {
+    const { rec } = await current(c);
+    return c.json(json(await removeEmailAddress(s.db, s.clock, rec.user.id, c.req.param('id'))));
+  });
+
+  app.delete('/', async (c) => {
+    const { rec } = await current(c);
+    if (!rec.user.delete_self_enabled) {
+      throw new LatchkeyError('forbidden', 'delete_self_disabled', 'Not allowed', 'This account cannot delete itself; ask an administrator.');
+    }
+    await deleteUser(s.db, s.clock, rec.user.id);
+    return c.json({ object: 'user', id: rec.user.id, deleted: true });
+  });
+  return app;
+}

@@ -1,0 +1,73 @@
+import type { Clock } from '../clock/clock.js';
+import { LatchkeyError, notFound } from '../errors/latchkey-error.js';
+import { newId } from '../ids/ids.js';
+import { isUniqueViolation, type Db } from '../storage/database.js';
+import type { EmailAddressTable } from '../storage/schema.js';
+import { identifierExists, lockedUser, nextUpdatedAt, updated } from './users.js';
+import type { UserRecord } from './user-record.js';
+
+/**
+ * A user's own email addresses: add (unverified until a code proves it), mark
+ * verified, make primary, remove. Each change is one transaction with user.updated.
+ */
+async function change(db: Db, clock: Clock, userId: string, fn: (trx: Db, rec: UserRecord, now: number) => Promise<void>): Promise<UserRecord> {
+  try {
+    return await db.transaction().execute(async (trx) => {
+      const rec = await lockedUser(trx, userId);
+      const now = clock.now();
+      await fn(trx, rec, now);
+      await trx.updateTable('users').set({ updated_at: nextUpdatedAt(rec.user.updated_at, now) }).where('id', '=', userId).execute();
+      return updated(trx, userId, now);
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw identifierExists('email_address', 'email address');
+    throw err;
+  }
+}
+
+const own = (rec: UserRecord, emailId: string): EmailAddressTable => {
+  const e = rec.emails.find((x) => x.id === emailId);
+  if (!e) throw notFound('Email address');
+  return e;
+};
+
+export async function addEmailAddress(db: Db, clock: Clock, userId: string, address: string): Promise<{ user: UserRecord; emailId: string }> {
+  const emailId = newId('idn', clock.now());
+  const user = await change(db, clock, userId, async (trx, rec, now) => {
+    const lower = address.toLowerCase();
+    const taken = await trx.selectFrom('email_addresses').select('id').where('email_lower', '=', lower).executeTakeFirst();
+    if (taken) throw identifierExists('email_address', 'email address');
+    if (rec.emails.length >= 20) throw new LatchkeyError('unprocessable', 'too_many_email_addresses', 'too many', 'A user may have at most 20 email addresses.');
+    await trx.insertInto('email_addresses').values({
+      id: emailId, user_id: userId, email_address: address, email_lower: lower, verification_status: 'unverified',
+      verification_strategy: 'email_code', reserved: 0, created_at: now, updated_at: now,
+    }).execute();
+  });
+  return { user, emailId };
+}
+
+export async function markEmailVerified(db: Db, clock: Clock, userId: string, emailId: string): Promise<UserRecord> {
+  return change(db, clock, userId, async (trx, rec, now) => {
+    own(rec, emailId);
+    await trx.updateTable('email_addresses').set({ verification_status: 'verified', updated_at: now }).where('id', '=', emailId).execute();
+  });
+}
+
+export async function makePrimaryEmail(db: Db, clock: Clock, userId: string, emailId: string): Promise<UserRecord> {
+  return change(db, clock, userId, async (trx, rec) => {
+    if (own(rec, emailId).verification_status !== 'verified') {
+      throw new LatchkeyError('unprocessable', 'email_address_not_verified', 'not verified', 'Only a verified email address can become primary.', { param_name: 'email_address_id' });
+    }
+    await trx.updateTable('users').set({ primary_email_address_id: emailId }).where('id', '=', userId).execute();
+  });
+}
+
+export async function removeEmailAddress(db: Db, clock: Clock, userId: string, emailId: string): Promise<UserRecord> {
+  return change(db, clock, userId, async (trx, rec) => {
+    own(rec, emailId);
+    if (rec.user.primary_email_address_id === emailId) {
+      throw new LatchkeyError('unprocessable', 'primary_email_address_undeletable', 'primary address', 'Make another address primary before removing this one.', { param_name: 'email_address_id' });
+    }
+    await trx.deleteFrom('email_addresses').where('id', '=', emailId).execute();
+  });
+}

@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dialects, startServer, type TestServer } from '../support/server.js';
+
+/** /v1/me: the signed-in user's own account, as a native client. */
+describe.each(dialects())('/v1/me (%s)', (dialect) => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startServer(dialect);
+  });
+  afterAll(() => server?.close());
+
+  async function signedIn(email: string, password = 'a sturdy long password') {
+    await server.api('/v1/users', { method: 'POST', json: { email_address: [email], password, first_name: 'Mia' } });
+    const res = await fetch(`${server.url}/v1/client/sign_ins`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'latchkey-native': '1' }, body: JSON.stringify({ identifier: email, password }),
+    });
+    const token = res.headers.get('latchkey-client-token')!;
+    const sid = (await res.json()).response.created_session_id as string;
+    const call = async (method: string, path: string, json?: unknown) => {
+      const r = await fetch(`${server.url}${path}`, {
+        method, headers: { authorization: `Bearer ${token}`, ...(json === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: json === undefined ? undefined : JSON.stringify(json),
+      });
+      return { status: r.status, body: await r.json() };
+    };
+    return { call, sid };
+  }
+
+  async function codeFor(to: string): Promise<string> {
+    const list = await (await server.api(`/v1/dev/outbox?to_email_address=${encodeURIComponent(to)}`)).json();
+    return /\b(\d{6})\b/.exec(list.data[0].body)![1]!;
+  }
+
+  it('reads and updates the profile', async () => {
+    const { call } = await signedIn('me@example.com');
+    expect((await call('GET', '/v1/me')).body).toMatchObject({ object: 'user', first_name: 'Mia' });
+    const updated = await call('PATCH', '/v1/me', { first_name: 'Mina', username: 'Mina_K', unsafe_metadata: { theme: 'dark' } });
+    expect(updated.body).toMatchObject({ first_name: 'Mina', username: 'mina_k', unsafe_metadata: { theme: 'dark' } });
+    expect((await call('PATCH', '/v1/me', { public_metadata: { role: 'admin' } })).status).toBe(422);
+    expect((await fetch(`${server.url}/v1/me`)).status).toBe(401);
+  });
+
+  it('changes the password with the current one, optionally signing out other sessions', async () => {
+    const first = await signedIn('pw@example.com');
+    const second = await (async () => {
+      const res = await fetch(`${server.url}/v1/client/sign_ins`, {
+        method: 'POST', headers: { 'content-type': 'application/json', 'latchkey-native': '1' },
+        body: JSON.stringify({ identifier: 'pw@example.com', password: 'a sturdy long password' }),
+      });
+      return (await res.json()).response.created_session_id as string;
+    })();
+    const wrong = await first.call('POST', '/v1/me/change_password', { current_password: 'nope', new_password: 'another sturdy passphrase' });
+    expect(wrong.status).toBe(422);
+    expect(wrong.body.errors[0].meta.param_name).toBe('current_password');
+    const weak = await first.call('POST', '/v1/me/change_password', { current_password: 'a sturdy long password', new_password: 'password1' });
+    expect(weak.body.errors[0].meta.param_name).toBe('new_password');
+    const ok = await first.call('POST', '/v1/me/change_password', {
+      current_password: 'a sturdy long password', new_password: 'another sturdy passphrase', sign_out_of_other_sessions: true,
+    });
+    expect(ok.status).toBe(200);
+    expect((await (await server.api(`/v1/sessions/${second}`)).json()).status).toBe('revoked');
+    expect((await (await server.api(`/v1/sessions/${first.sid}`)).json()).status).toBe('active');
+  });
+
+  it('lists sessions on other devices and revokes one; another user\'s session is not found', async () => {
+    const a = await signedIn('devices@example.com');
+    const b = await signedIn('devices@example.com'.replace('devices', 'devices2'));
+    const other = await fetch(`${server.url}/v1/client/sign_ins`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'latchkey-native': '1' },
+      body: JSON.stringify({ identifier: 'devices@example.com', password: 'a sturdy long password' }),
+    });
+    const otherSid = (await other.json()).response.created_session_id;
+    const list = await a.call('GET', '/v1/me/sessions');
+    expect(list.body.data.map((x: { id: string; current: boolean }) => [x.id, x.current]).sort()).toEqual([[a.sid, true], [otherSid, false]].sort());
+    expect((await a.call('POST', `/v1/me/sessions/${otherSid}/revoke`, {})).body.status).toBe('revoked');
+    expect((await a.call('POST', `/v1/me/sessions/${b.sid}/revoke`, {})).status).toBe(404);
+  });
+
+  it('adds, verifies, makes primary and removes email addresses', async () => {
+    const { call } = await signedIn('first@example.com');
+    const added = await call('POST', '/v1/me/email_addresses', { email_address: 'second@example.com' });
+    expect(added.status).toBe(200);
+    const id = added.body.email_address_id;
+    expect((await call('POST', `/v1/me/email_addresses/${id}/make_primary`, {})).body.errors[0].code).toBe('email_address_not_verified');
+    const code = await codeFor('second@example.com');
+    const verified = await call('POST', `/v1/me/email_addresses/${id}/attempt_verification`, { code });
+    expect(verified.body.email_addresses.find((e: { id: string }) => e.id === id).verification.status).toBe('verified');
+    const primary = await call('POST', `/v1/me/email_addresses/${id}/make_primary`, {});
+    expect(primary.body.primary_email_address_id).toBe(id);
+    const firstId = primary.body.email_addresses.find((e: { email_address: string }) => e.email_address === 'first@example.com').id;
+    expect((await call('DELETE', `/v1/me/email_addresses/${id}`)).body.errors[0].code).toBe('primary_email_address_undeletable');
+    const removed = await call('DELETE', `/v1/me/email_addresses/${firstId}`);
+    expect(removed.body.email_addresses.map((e: { email_address: string }) => e.email_address)).toEqual(['second@example.com']);
+    expect((await call('POST', '/v1/me/email_addresses', { email_address: 'SECOND@example.com' })).body.errors[0].code).toBe('form_identifier_exists');
+  });
+
+  it('deletes the own account when allowed', async () => {
+    const { call } = await signedIn('leaving@example.com');
+    const me = (await call('GET', '/v1/me')).body;
+    await server.api(`/v1/users/${me.id}`, { method: 'PATCH', json: { delete_self_enabled: false } });
+    expect((await call('DELETE', '/v1/me')).status).toBe(403);
+    await server.api(`/v1/users/${me.id}`, { method: 'PATCH', json: { delete_self_enabled: true } });
+    expect((await call('DELETE', '/v1/me')).body).toEqual({ object: 'user', id: me.id, deleted: true });
+    expect((await server.api(`/v1/users/${me.id}`)).status).toBe(404);
+    expect((await call('GET', '/v1/me')).status).toBe(401);
+  });
+});
