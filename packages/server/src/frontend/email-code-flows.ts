@@ -8,7 +8,7 @@ import { findLiveUser } from '../users/store.js';
 import { updateUser } from '../users/users.js';
 import { primaryEmail } from '../users/user-record.js';
 import { CODE_MAX_ATTEMPTS, consumeCode, issueCode, wrongCode } from './email-codes.js';
-import { findByIdentifier } from './sign-ins.js';
+import { findByIdentifier, requireFactor } from './sign-ins.js';
 
 /**
  * Passwordless sign-in and password reset by email code, built so that an
@@ -36,6 +36,7 @@ const SUBJECT_LINES: Record<Purpose, string> = {
 };
 
 export async function requestCode(s: Services, purpose: Purpose, identifier: string): Promise<void> {
+  if (purpose === 'sign_in') requireFactor(s, 'email_code');
   const found = await findByIdentifier(s, identifier);
   const code = await issueCode(s.db, s.clock, purpose, found?.id ?? opaqueSubject(identifier));
   if (!found) return;
@@ -68,7 +69,7 @@ export async function signInWithCode(s: Services, clientId: string, identifier: 
  */
 export async function resetPassword(s: Services, clientId: string, input: z.infer<typeof resetSchema>): Promise<SessionTable> {
   // Judged against the identifier only, the same for known and unknown ones.
-  checkPasswordStrength(input.password, [input.identifier]);
+  checkPasswordStrength(input.password, [input.identifier], s.settings.get().password_min_strength);
   const user = await proveCode(s, 'reset_password', input.identifier, input.code);
   // One transaction: the new password, and every existing session revoked with user.updated.
   await updateUser(s.db, s.clock, user.id, { password: input.password, skip_password_checks: true, sign_out_of_other_sessions: true });

@@ -24,14 +24,29 @@ const badCredentials = () =>
 
 let standIn: Promise<string> | undefined;
 
-/** A live user by email address (any of theirs) or username, case-insensitively. */
+/**
+ * A live user by email address (any of theirs) or username, case-insensitively,
+ * as far as the instance's sign_in_identifiers allow.
+ */
 export async function findByIdentifier(s: Services, identifier: string) {
   const id = identifier.trim().toLowerCase();
+  const kinds = s.settings.get().sign_in_identifiers;
   const viaEmail = s.db.selectFrom('email_addresses').select('user_id').where('email_lower', '=', id);
   return s.db.selectFrom('users').select(['id', 'password_digest', 'banned', 'locked', 'failed_attempts', 'locked_until'])
     .where('deleted_at', 'is', null)
-    .where((eb) => eb.or([eb('id', 'in', viaEmail), eb('username', '=', id)]))
+    .where((eb) => eb.or([
+      ...(kinds.includes('email_address') ? [eb('id', 'in', viaEmail)] : []),
+      ...(kinds.includes('username') ? [eb('username', '=', id)] : []),
+    ]))
     .executeTakeFirst();
+}
+
+/** Refuses a first factor the instance has turned off. */
+export function requireFactor(s: Services, factor: 'password' | 'email_code'): void {
+  if (!s.settings.get().first_factors.includes(factor)) {
+    throw new LatchkeyError('unprocessable', 'strategy_for_user_invalid', 'Sign-in method not allowed',
+      `This instance does not allow sign-in with ${factor === 'password' ? 'a password' : 'an email code'}.`, { param_name: 'strategy' });
+  }
 }
 
 const lockedError = (seconds: number | null) =>
@@ -45,6 +60,7 @@ const lockedError = (seconds: number | null) =>
  * is refused. Success resets the count.
  */
 export async function signInWithPassword(s: Services, clientId: string, identifier: string, password: string): Promise<SessionTable> {
+  requireFactor(s, 'password');
   const user = await findByIdentifier(s, identifier);
   const now = s.clock.now();
   if (user && isLocked(user, now)) throw lockedError(lockoutExpiresInSeconds(user, now));

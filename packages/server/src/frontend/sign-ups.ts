@@ -53,7 +53,13 @@ async function sendCode(s: Services, signUp: SignUpTable): Promise<void> {
  * and emails a code. The user exists only once the code is verified.
  */
 export async function startSignUp(s: Services, clientId: string, input: SignUpInput): Promise<SignUpTable> {
-  checkPasswordStrength(input.password, [input.email_address, input.first_name, input.last_name, input.username].filter((v): v is string => !!v));
+  const settings = s.settings.get();
+  const missing = settings.sign_up_required_fields.filter((f) => !input[f]);
+  if (missing.length) {
+    throw new LatchkeyError('unprocessable', 'form_param_missing', 'is missing', `${missing.join(', ')} must be included.`, { param_name: missing[0] });
+  }
+  checkPasswordStrength(input.password, [input.email_address, input.first_name, input.last_name, input.username].filter((v): v is string => !!v),
+    settings.password_min_strength);
   const taken = await s.db.selectFrom('email_addresses').select('id').where('email_lower', '=', input.email_address.toLowerCase()).executeTakeFirst();
   if (taken) {
     throw new LatchkeyError('unprocessable', 'form_identifier_exists', 'That email address is taken. Please try another.',

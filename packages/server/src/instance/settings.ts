@@ -24,6 +24,14 @@ const fields = {
   session_inactivity_timeout: z.number().int().min(0).max(315_360_000),
   /** Custom session-token claims with {{user.*}} / {{session.*}} shortcodes. */
   session_claims: sessionClaims,
+  /** What end users may sign in with. */
+  sign_in_identifiers: z.array(z.enum(['email_address', 'username'])).min(1).max(2),
+  /** How end users may prove who they are. */
+  first_factors: z.array(z.enum(['password', 'email_code'])).min(1).max(2),
+  /** Profile fields a sign-up must include. */
+  sign_up_required_fields: z.array(z.enum(['first_name', 'last_name', 'username'])).max(3),
+  /** Minimum zxcvbn score (0–4) for new passwords; 3 by default. */
+  password_min_strength: z.number().int().min(0).max(4),
   /** Wrong passwords in a row before sign-in is locked. */
   lockout_max_attempts: z.number().int().min(1).max(100),
   /** How long a lockout lasts (minutes). */
@@ -43,6 +51,10 @@ export const instanceSettingsSchema = z.strictObject({
   session_inactivity_timeout: fields.session_inactivity_timeout.default(0),
   session_claims: fields.session_claims.default({}),
   allowed_origins: fields.allowed_origins.default([]),
+  sign_in_identifiers: fields.sign_in_identifiers.default(['email_address', 'username']),
+  first_factors: fields.first_factors.default(['password', 'email_code']),
+  sign_up_required_fields: fields.sign_up_required_fields.default([]),
+  password_min_strength: fields.password_min_strength.default(3),
   lockout_max_attempts: fields.lockout_max_attempts.default(10),
   lockout_minutes: fields.lockout_minutes.default(60),
 });

@@ -66,7 +66,7 @@ export function meRoutes(s: Services) {
     }
     const inputs = [primaryEmail(rec)?.email_address, rec.user.first_name, rec.user.last_name, rec.user.username].filter((v): v is string => !!v);
     try {
-      checkPasswordStrength(input.new_password, inputs);
+      checkPasswordStrength(input.new_password, inputs, s.settings.get().password_min_strength);
     } catch (err) {
       if (err instanceof LatchkeyError) throw new LatchkeyError(err.kind, err.code, err.message, err.longMessage, { ...err.meta, param_name: 'new_password' });
       throw err;

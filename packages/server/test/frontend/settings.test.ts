@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/clock/clock.js';
+import { dialects, startServer, type TestServer } from '../support/server.js';
+
+/** Instance settings as the Frontend API applies them, and session activity on the injected clock. */
+describe.each(dialects())('Frontend API and instance settings (%s)', (dialect) => {
+  let server: TestServer;
+  const clock = new ManualClock(Date.now());
+
+  beforeAll(async () => {
+    server = await startServer(dialect, { clock });
+    await server.api('/v1/users', { method: 'POST', json: { email_address: ['set@example.com'], username: 'setter', password: 'a sturdy long password' } });
+  });
+  afterAll(() => server?.close());
+
+  const settings = (json: Record<string, unknown>) => server.api('/v1/instance', { method: 'PATCH', json });
+  const post = async (path: string, json: unknown, token?: string) => {
+    const res = await fetch(`${server.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'latchkey-native': '1', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(json),
+    });
+    return { status: res.status, body: await res.json(), token: res.headers.get('latchkey-client-token') ?? token };
+  };
+  const signIn = (identifier: string) => post('/v1/client/sign_ins', { identifier, password: 'a sturdy long password' });
+
+  it('sign_in_identifiers and first_factors decide how users may sign in', async () => {
+    expect((await signIn('setter')).status).toBe(200);
+    await settings({ sign_in_identifiers: ['email_address'] });
+    expect((await signIn('setter')).status).toBe(422);
+    expect((await signIn('set@example.com')).status).toBe(200);
+    await settings({ first_factors: ['email_code'] });
+    const refused = await signIn('set@example.com');
+    expect(refused.body.errors[0].code).toBe('strategy_for_user_invalid');
+    await settings({ first_factors: ['password'] });
+    expect((await post('/v1/client/sign_ins/email_code', { identifier: 'set@example.com' })).body.errors[0].code).toBe('strategy_for_user_invalid');
+    await settings({ first_factors: ['password', 'email_code'], sign_in_identifiers: ['email_address', 'username'] });
+  });
+
+  it('sign_up_required_fields and password_min_strength shape sign-up', async () => {
+    await settings({ sign_up_required_fields: ['first_name', 'username'] });
+    const missing = await post('/v1/client/sign_ups', { email_address: 'new@example.com', password: 'an entirely sturdy passphrase', first_name: 'N' });
+    expect(missing.status).toBe(422);
+    expect(missing.body.errors[0]).toMatchObject({ code: 'form_param_missing', meta: { param_name: 'username' } });
+    await settings({ sign_up_required_fields: [], password_min_strength: 0 });
+    expect((await post('/v1/client/sign_ups', { email_address: 'new@example.com', password: 'password' })).status).toBe(200);
+    await settings({ password_min_strength: 3 });
+  });
+
+  it('token requests keep a session alive past the inactivity timeout; a longer gap abandons it', async () => {
+    await settings({ session_inactivity_timeout: 600 });
+    const signedIn = await signIn('set@example.com');
+    const sid = signedIn.body.response.created_session_id;
+    const token = () => post(`/v1/client/sessions/${sid}/tokens`, {}, signedIn.token!);
+    for (let i = 0; i < 4; i++) {
+      clock.advance(5 * 60_000);
+      expect((await token()).status, `refresh ${i}`).toBe(200);
+    }
+    // 20 minutes after sign-in, still active: activity moved abandon_at.
+    const live = await (await server.api(`/v1/sessions/${sid}`)).json();
+    expect(live.status).toBe('active');
+    expect(live.abandon_at).toBe(live.last_active_at + 600_000);
+    clock.advance(601_000);
+    expect((await token()).status).toBe(422);
+    expect((await (await server.api(`/v1/sessions/${sid}`)).json()).status).toBe('abandoned');
+    await settings({ session_inactivity_timeout: 0 });
+  });
+});
