@@ -8,7 +8,9 @@ import { findLiveUser } from '../users/store.js';
 import { updateUser } from '../users/users.js';
 import { primaryEmail } from '../users/user-record.js';
 import { CODE_MAX_ATTEMPTS, consumeCode, issueCode, wrongCode } from './email-codes.js';
-import { findByIdentifier, requireFactor } from './sign-ins.js';
+import { isLocked, lockoutExpiresInSeconds } from '../abuse/lockout.js';
+import { LatchkeyError } from '../errors/latchkey-error.js';
+import { findByIdentifier, lockedError, requireFactor } from './sign-ins.js';
 
 /**
  * Passwordless sign-in and password reset by email code, built so that an
@@ -58,7 +60,10 @@ async function proveCode(s: Services, purpose: Purpose, identifier: string, code
 }
 
 export async function signInWithCode(s: Services, clientId: string, identifier: string, code: string): Promise<SessionTable> {
+  requireFactor(s, 'email_code');
   const user = await proveCode(s, 'sign_in', identifier, code);
+  // A lockout from wrong passwords holds for every way in.
+  if (isLocked(user, s.clock.now())) throw lockedError(lockoutExpiresInSeconds(user, s.clock.now()));
   return s.db.transaction().execute((trx) => openSession(trx, s.clock, s.settings.get(), user.id, clientId));
 }
 
@@ -71,6 +76,9 @@ export async function resetPassword(s: Services, clientId: string, input: z.infe
   // Judged against the identifier only, the same for known and unknown ones.
   checkPasswordStrength(input.password, [input.identifier], s.settings.get().password_min_strength);
   const user = await proveCode(s, 'reset_password', input.identifier, input.code);
+  // Refuse before changing anything: a suspended user's reset must not half-happen.
+  if (user.banned) throw new LatchkeyError('forbidden', 'user_banned', 'user is banned', 'This account is suspended.');
+  if (user.locked) throw lockedError(null);
   // One transaction: the new password, and every existing session revoked with user.updated.
   await updateUser(s.db, s.clock, user.id, { password: input.password, skip_password_checks: true, sign_out_of_other_sessions: true });
   return s.db.transaction().execute(async (trx) => {

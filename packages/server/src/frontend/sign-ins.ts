@@ -49,7 +49,7 @@ export function requireFactor(s: Services, factor: 'password' | 'email_code'): v
   }
 }
 
-const lockedError = (seconds: number | null) =>
+export const lockedError = (seconds: number | null) =>
   new LatchkeyError('forbidden', 'user_locked', 'Account locked',
     seconds ? `Too many wrong passwords: try again in ${Math.ceil(seconds / 60)} minute(s).` : 'This account is locked.',
     { lockout_expires_in_seconds: seconds });

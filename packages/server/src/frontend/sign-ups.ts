@@ -6,7 +6,7 @@ import { checkPasswordStrength } from '../passwords/strength.js';
 import type { Services } from '../services.js';
 import { openSession } from '../sessions/sessions.js';
 import type { SignUpTable } from '../storage/schema.js';
-import { buildUser, insertUser } from '../users/users.js';
+import { buildUser, identifierExists, insertUser } from '../users/users.js';
 import { consumeCode, issueCode } from './email-codes.js';
 
 /** A sign-up waits this long for its email code before it is abandoned. */
@@ -61,9 +61,11 @@ export async function startSignUp(s: Services, clientId: string, input: SignUpIn
   checkPasswordStrength(input.password, [input.email_address, input.first_name, input.last_name, input.username].filter((v): v is string => !!v),
     settings.password_min_strength);
   const taken = await s.db.selectFrom('email_addresses').select('id').where('email_lower', '=', input.email_address.toLowerCase()).executeTakeFirst();
-  if (taken) {
-    throw new LatchkeyError('unprocessable', 'form_identifier_exists', 'That email address is taken. Please try another.',
-      'That email address is taken. Please try another.', { param_name: 'email_address' });
+  if (taken) throw identifierExists('email_address', 'email address');
+  // Checked now as well as at verification, so a taken username cannot waste the code.
+  if (input.username) {
+    const user = await s.db.selectFrom('users').select('id').where('username', '=', input.username).where('deleted_at', 'is', null).executeTakeFirst();
+    if (user) throw identifierExists('username', 'username');
   }
   const now = s.clock.now();
   const signUp: SignUpTable = {

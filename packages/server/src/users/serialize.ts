@@ -91,5 +91,14 @@ export function phoneNumberJson(p: PhoneNumberTable) {
   };
 }
 
+/**
+ * The User as its own end user (and their browser) sees it: private_metadata is
+ * for the app's backend only and never leaves through the Frontend API.
+ */
+export function ownUserJson(rec: UserRecord, now: number = Date.now()) {
+  const { private_metadata: _private, ...rest } = userJson(rec, now);
+  return rest;
+}
+
 /** What DELETE answers: Clerk's DeletedObject. */
 export const deletedUserJson = (id: string) => ({ object: 'user' as const, id, deleted: true as const });

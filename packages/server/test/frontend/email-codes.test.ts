@@ -85,4 +85,15 @@ describe.each(dialects())('email-code sign-in and password reset (%s)', (dialect
     expect((await native('/v1/client/sign_ins', { identifier: 'forgot@example.com', password: 'my old long password' })).status).toBe(422);
     expect((await native('/v1/client/sign_ins', { identifier: 'forgot@example.com', password: 'a brand new long passphrase' })).status).toBe(200);
   });
+
+  it('a banned user\'s reset is refused before anything changes', async () => {
+    const user = await (await server.api('/v1/users', { method: 'POST', json: { email_address: ['banned-reset@example.com'], password: 'my old long password' } })).json();
+    await server.api(`/v1/users/${user.id}/ban`, { method: 'POST' });
+    const started = await native('/v1/client/password_resets', { identifier: 'banned-reset@example.com' });
+    const code = await codeFor('banned-reset@example.com', 'reset_password');
+    const before = await server.db.selectFrom('users').select(['password_digest', 'updated_at']).where('id', '=', user.id).executeTakeFirstOrThrow();
+    const res = await native('/v1/client/password_resets/attempt', { identifier: 'banned-reset@example.com', code, password: 'a brand new long passphrase' }, started.token!);
+    expect(res.status).toBe(403);
+    expect(await server.db.selectFrom('users').select(['password_digest', 'updated_at']).where('id', '=', user.id).executeTakeFirstOrThrow()).toEqual(before);
+  });
 });

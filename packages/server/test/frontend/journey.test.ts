@@ -171,5 +171,12 @@ describe.each(dialects())('Frontend API journey (%s)', (dialect) => {
       expect(res.status, String(origin)).toBe(403);
     }
     expect((await server.api(`/v1/sessions/${sid}`).then((r) => r.json())).status).toBe('active');
+    // Without any cookie too: a cross-site form must not sign a visitor into someone's account.
+    const forged = await fetch(`${server.url}/v1/client/sign_ins`, {
+      method: 'POST', headers: { 'content-type': 'text/plain', origin: 'https://evil.example' },
+      body: JSON.stringify({ identifier: 'csrf@example.com', password: 'a fine long password' }),
+    });
+    expect(forged.status).toBe(403);
+    expect(forged.headers.get('set-cookie')).toBeNull();
   });
 });

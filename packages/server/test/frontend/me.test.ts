@@ -32,9 +32,14 @@ describe.each(dialects())('/v1/me (%s)', (dialect) => {
     return /\b(\d{6})\b/.exec(list.data[0].body)![1]!;
   }
 
-  it('reads and updates the profile', async () => {
+  it('reads and updates the profile; private_metadata never reaches the end user', async () => {
     const { call } = await signedIn('me@example.com');
-    expect((await call('GET', '/v1/me')).body).toMatchObject({ object: 'user', first_name: 'Mia' });
+    const me = (await call('GET', '/v1/me')).body;
+    expect(me).toMatchObject({ object: 'user', first_name: 'Mia' });
+    await server.api(`/v1/users/${me.id}/metadata`, { method: 'PATCH', json: { private_metadata: { stripe: 'cus_secret' } } });
+    expect((await call('GET', '/v1/me')).body).not.toHaveProperty('private_metadata');
+    const client = (await call('GET', '/v1/client')).body;
+    expect(JSON.stringify(client)).not.toContain('cus_secret');
     const updated = await call('PATCH', '/v1/me', { first_name: 'Mina', username: 'Mina_K', unsafe_metadata: { theme: 'dark' } });
     expect(updated.body).toMatchObject({ first_name: 'Mina', username: 'mina_k', unsafe_metadata: { theme: 'dark' } });
     expect((await call('PATCH', '/v1/me', { public_metadata: { role: 'admin' } })).status).toBe(422);

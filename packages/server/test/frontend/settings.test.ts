@@ -42,6 +42,9 @@ describe.each(dialects())('Frontend API and instance settings (%s)', (dialect) =
     const missing = await post('/v1/client/sign_ups', { email_address: 'new@example.com', password: 'an entirely sturdy passphrase', first_name: 'N' });
     expect(missing.status).toBe(422);
     expect(missing.body.errors[0]).toMatchObject({ code: 'form_param_missing', meta: { param_name: 'username' } });
+    // A taken username is refused before any code is sent.
+    const takenName = await post('/v1/client/sign_ups', { email_address: 'other@example.com', password: 'an entirely sturdy passphrase', first_name: 'N', username: 'SETTER' });
+    expect(takenName.body.errors[0]).toMatchObject({ code: 'form_identifier_exists', meta: { param_name: 'username' } });
     await settings({ sign_up_required_fields: [], password_min_strength: 0 });
     expect((await post('/v1/client/sign_ups', { email_address: 'new@example.com', password: 'password' })).status).toBe(200);
     await settings({ password_min_strength: 3 });

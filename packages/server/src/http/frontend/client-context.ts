@@ -35,17 +35,18 @@ async function findClient(c: Context, s: Services): Promise<Found | undefined> {
 const allowedOrigins = (s: Services) => [new URL(s.config.publicUrl).origin, ...s.settings.get().allowed_origins];
 
 /**
- * Cookie-authenticated writes must come from an allowed origin: the browser
- * attaches the cookie to cross-site requests, so without this check any site
- * could sign a visitor out or in (CSRF). Bearer clients are not exposed to that.
+ * Writes must show they come from an app, not from a form on some other site
+ * (CSRF, including signing a visitor into an attacker's account): a Bearer
+ * client token or the `latchkey-native` header (neither of which a cross-site
+ * form can send), or an Origin among the allowed origins.
  */
 export function checkOrigin(c: Context, s: Services): void {
-  if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.header('authorization')) return;
-  if (!getCookie(c, CLIENT_COOKIE)) return;
+  if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') return;
+  if (c.req.header('authorization') || c.req.header(NATIVE_HEADER)) return;
   const origin = c.req.header('origin');
   if (!origin || !allowedOrigins(s).includes(origin)) {
     throw new LatchkeyError('forbidden', 'origin_invalid', 'Origin not allowed',
-      'Requests that carry the session cookie must come from an allowed origin (Origin header).');
+      'Browser requests must come from an allowed origin (Origin header); native apps send a Bearer client token or the latchkey-native header.');
   }
 }
 

@@ -9,7 +9,7 @@ import { sessionJson } from '../../sessions/serialize.js';
 import { getSession, listSessions, revokeSession } from '../../sessions/sessions.js';
 import type { SessionTable } from '../../storage/schema.js';
 import { addEmailAddress, makePrimaryEmail, markEmailVerified, removeEmailAddress } from '../../users/email-addresses.js';
-import { userJson } from '../../users/serialize.js';
+import { ownUserJson } from '../../users/serialize.js';
 import { findLiveUser } from '../../users/store.js';
 import { primaryEmail, type UserRecord } from '../../users/user-record.js';
 import { deleteUser, updateUser } from '../../users/users.js';
@@ -48,7 +48,7 @@ export function meRoutes(s: Services) {
     if (rec.user.banned) throw new LatchkeyError('forbidden', 'user_banned', 'user is banned', 'This account is suspended.');
     return { session, rec };
   }
-  const json = (rec: UserRecord) => userJson(rec, s.clock.now());
+  const json = (rec: UserRecord) => ownUserJson(rec, s.clock.now());
 
   app.get('/', async (c) => c.json(json((await current(c)).rec)));
 

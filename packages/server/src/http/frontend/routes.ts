@@ -12,7 +12,7 @@ import { endSession, getSession, touchSession } from '../../sessions/sessions.js
 import type { ClientTable } from '../../storage/schema.js';
 import { mintToken } from '../../tokens/mint.js';
 import { loadUserRecords } from '../../users/store.js';
-import { userJson } from '../../users/serialize.js';
+import { ownUserJson } from '../../users/serialize.js';
 import { jsonBody } from '../body.js';
 import { browserGuards, requireClient } from './client-context.js';
 
@@ -36,7 +36,7 @@ export function frontendRoutes(s: Services) {
       .where('id', 'in', live.length ? live.map((r) => r.user_id) : ['']).where('deleted_at', 'is', null).execute());
     const sessions = live.flatMap((r) => {
       const user = users.find((u) => u.user.id === r.user_id);
-      return user ? [{ ...sessionJson(r), user: userJson(user) }] : [];
+      return user ? [{ ...sessionJson(r), user: ownUserJson(user, now()) }] : [];
     });
     const active = sessions.find((x) => x.id === client.last_active_session_id) ?? sessions.at(-1);
     return { object: 'client', id: client.id, sessions, last_active_session_id: active?.id ?? null, created_at: client.created_at, updated_at: client.updated_at };
@@ -136,7 +136,9 @@ export function frontendRoutes(s: Services) {
     await jsonBody(c, tokenSchema);
     const { client } = await requireClient(c, s);
     const session = await ownSession(c, client.id);
-    const jwt = await mintToken(s.mint, session.id, { template: c.req.param('template'), authorizedParty: c.req.header('origin') });
+    // azp is the browser app's origin; a native client's Origin header proves nothing, so it gets none.
+    const authorizedParty = c.req.header('authorization') ? undefined : c.req.header('origin');
+    const jwt = await mintToken(s.mint, session.id, { template: c.req.param('template'), authorizedParty });
     await touchSession(s.db, s.clock, s.settings.get(), session);
     return c.json({ object: 'token', jwt });
   };
