@@ -53,6 +53,8 @@ async function assemble(config: Config, storage: Storage, clock: Clock, logger: 
   await secretKeys.reload();
   const settings = new SettingsStore(db, clock);
   await settings.reload();
+  // Settings given in the environment win over stored ones at every start.
+  if (config.instanceSettings) await settings.update(config.instanceSettings);
   const signer = new JwtSigner(keyring);
   const mail = createMailer({ environment: boot.instance.environment, config, db, clock, logger });
 

@@ -142,3 +142,15 @@ describe('loadConfig', () => {
     }
   });
 });
+
+describe('LATCHKEY_INSTANCE_SETTINGS', () => {
+  it('parses a JSON object of instance settings', () => {
+    const c = loadConfig({ LATCHKEY_INSTANCE_SETTINGS: '{"session_inactivity_timeout":1800,"allowed_origins":["https://app.example.com"]}' });
+    expect(c.instanceSettings).toEqual({ session_inactivity_timeout: 1800, allowed_origins: ['https://app.example.com'] });
+  });
+  it('refuses invalid JSON and invalid settings with a message naming the setting', () => {
+    expect(() => loadConfig({ LATCHKEY_INSTANCE_SETTINGS: '{nope' })).toThrow(/LATCHKEY_INSTANCE_SETTINGS: must be a JSON object/);
+    expect(() => loadConfig({ LATCHKEY_INSTANCE_SETTINGS: '{"session_token_lifetime":5}' })).toThrow(/LATCHKEY_INSTANCE_SETTINGS\.session_token_lifetime/);
+    expect(() => loadConfig({ LATCHKEY_INSTANCE_SETTINGS: '{"bogus":1}' })).toThrow(/LATCHKEY_INSTANCE_SETTINGS/);
+  });
+});

@@ -1,5 +1,6 @@
 import { resolve, join } from 'node:path';
 import { z } from 'zod';
+import { settingsPatchSchema, type SettingsPatch } from '../instance/settings.js';
 
 export interface Config {
   port: number;
@@ -12,6 +13,8 @@ export interface Config {
   encryptionKey: string | undefined;
   production: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Instance settings applied at every start (LATCHKEY_INSTANCE_SETTINGS, JSON); undefined: none. */
+  instanceSettings?: SettingsPatch | undefined;
   /** LATCHKEY_SMTP_URL: where end-user email goes (smtp:// or smtps://); unset keeps it in the development outbox. */
   smtpUrl: string | undefined;
   /** LATCHKEY_MAIL_FROM; unset means `Latchkey <no-reply@<public URL host>>` (mail/smtp-mailer.ts). */
@@ -79,9 +82,25 @@ const env = z.object({
   LATCHKEY_ENCRYPTION_KEY: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 32`)').optional(),
   NODE_ENV: z.string().optional(),
   LATCHKEY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LATCHKEY_INSTANCE_SETTINGS: z.string().optional(),
   LATCHKEY_SMTP_URL: smtpUrl.optional(),
   LATCHKEY_MAIL_FROM: mailFrom.optional(),
 });
+
+/** LATCHKEY_INSTANCE_SETTINGS: a JSON object of the settings PATCH /v1/instance takes. */
+function parseInstanceSettings(text: string): SettingsPatch {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ConfigError(['LATCHKEY_INSTANCE_SETTINGS: must be a JSON object, e.g. {"session_inactivity_timeout":1800}']);
+  }
+  const parsed = settingsPatchSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `LATCHKEY_INSTANCE_SETTINGS.${i.path.join('.') || '(root)'}: ${i.message}`));
+  }
+  return parsed.data;
+}
 
 /** Reads and validates the configuration, reporting every bad value at once. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
@@ -97,7 +116,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(['LATCHKEY_ENCRYPTION_KEY: is required when NODE_ENV=production (private keys are encrypted with it)']);
   }
   const dataDir = resolve(e.LATCHKEY_DATA_DIR);
+  const instanceSettings = e.LATCHKEY_INSTANCE_SETTINGS === undefined ? undefined : parseInstanceSettings(e.LATCHKEY_INSTANCE_SETTINGS);
   return {
+    instanceSettings,
     port: e.PORT,
     host: e.HOST,
     publicUrl: e.LATCHKEY_PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`,

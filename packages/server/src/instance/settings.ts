@@ -60,6 +60,7 @@ export const instanceSettingsSchema = z.strictObject({
 });
 
 export const settingsPatchSchema = z.strictObject(fields).partial();
+export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
 
 export type InstanceSettings = z.infer<typeof instanceSettingsSchema>;
 

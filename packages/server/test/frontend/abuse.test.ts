@@ -68,3 +68,66 @@ describe.each(dialects())('Frontend API abuse protection (%s)', (dialect) => {
     expect((await last!.json()).errors[0].code).toBe('too_many_requests');
   });
 });
+
+describe.each(dialects())('sign-up email codes: expiry, attempts and resend cool-down (%s)', (dialect) => {
+  let server: TestServer;
+  const clock = new ManualClock(Date.now());
+
+  beforeAll(async () => {
+    server = await startServer(dialect, { clock });
+  });
+  afterAll(() => server?.close());
+
+  const post = async (path: string, json: unknown, token?: string) => {
+    const res = await fetch(`${server.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'latchkey-native': '1', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(json),
+    });
+    return { status: res.status, body: await res.json(), headers: res.headers, token: res.headers.get('latchkey-client-token') ?? token };
+  };
+  const latestCode = async (to: string) => {
+    const list = await (await server.api(`/v1/dev/outbox?to_email_address=${encodeURIComponent(to)}`)).json();
+    return /\b(\d{6})\b/.exec(list.data[0].body)![1]!;
+  };
+  const start = (email: string) => post('/v1/client/sign_ups', { email_address: email, password: 'a long and lovely passphrase' });
+
+  it('a code expires after 10 minutes', async () => {
+    const s = await start('expire@example.com');
+    const code = await latestCode('expire@example.com');
+    clock.advance(10 * 60_000);
+    const res = await post(`/v1/client/sign_ups/${s.body.response.id}/attempt_verification`, { code }, s.token!);
+    expect(res.body.errors[0].code).toBe('verification_expired');
+  });
+
+  it('five wrong codes kill the code, even the right one after', async () => {
+    const s = await start('attempts@example.com');
+    const code = await latestCode('attempts@example.com');
+    const wrong = code === '123456' ? '654321' : '123456';
+    const remaining: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await post(`/v1/client/sign_ups/${s.body.response.id}/attempt_verification`, { code: wrong }, s.token!);
+      remaining.push(r.body.errors[0].meta.attempts_remaining);
+    }
+    expect(remaining).toEqual([4, 3, 2, 1, 0]);
+    const right = await post(`/v1/client/sign_ups/${s.body.response.id}/attempt_verification`, { code }, s.token!);
+    expect(right.body.errors[0].code).toBe('verification_failed');
+  });
+
+  it('resend waits 30 s; the new code replaces the old one', async () => {
+    const s = await start('resend@example.com');
+    const first = await latestCode('resend@example.com');
+    const early = await post(`/v1/client/sign_ups/${s.body.response.id}/prepare_verification`, {}, s.token!);
+    expect(early.status).toBe(429);
+    expect(Number(early.headers.get('retry-after'))).toBe(30);
+    clock.advance(30_000);
+    expect((await post(`/v1/client/sign_ups/${s.body.response.id}/prepare_verification`, {}, s.token!)).status).toBe(200);
+    const second = await latestCode('resend@example.com');
+    if (second !== first) {
+      const old = await post(`/v1/client/sign_ups/${s.body.response.id}/attempt_verification`, { code: first }, s.token!);
+      expect(old.status).toBe(422);
+    }
+    const ok = await post(`/v1/client/sign_ups/${s.body.response.id}/attempt_verification`, { code: second }, s.token!);
+    expect(ok.body.response.status).toBe('complete');
+  });
+});

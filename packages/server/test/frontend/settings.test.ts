@@ -69,3 +69,15 @@ describe.each(dialects())('Frontend API and instance settings (%s)', (dialect) =
     await settings({ session_inactivity_timeout: 0 });
   });
 });
+
+describe.each(dialects())('instance settings from the environment (%s)', (dialect) => {
+  it('LATCHKEY_INSTANCE_SETTINGS is applied at start, over what is stored', async () => {
+    const server = await startServer(dialect, { env: { LATCHKEY_INSTANCE_SETTINGS: '{"first_factors":["email_code"],"lockout_minutes":5}' } });
+    try {
+      const instance = await (await server.api('/v1/instance')).json();
+      expect(instance).toMatchObject({ first_factors: ['email_code'], lockout_minutes: 5, lockout_max_attempts: 10 });
+    } finally {
+      await server.close();
+    }
+  });
+});
