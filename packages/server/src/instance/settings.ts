@@ -32,6 +32,8 @@ const fields = {
   sign_up_required_fields: z.array(z.enum(['first_name', 'last_name', 'username'])).max(3),
   /** Minimum zxcvbn score (0–4) for new passwords; 3 by default. */
   password_min_strength: z.number().int().min(0).max(4),
+  /** Whether end users may delete their own account (DELETE /v1/me); each user's delete_self_enabled must allow it too. */
+  allow_self_delete: z.boolean(),
   /** Wrong passwords in a row before sign-in is locked. */
   lockout_max_attempts: z.number().int().min(1).max(100),
   /** How long a lockout lasts (minutes). */
@@ -55,6 +57,7 @@ export const instanceSettingsSchema = z.strictObject({
   first_factors: fields.first_factors.default(['password', 'email_code']),
   sign_up_required_fields: fields.sign_up_required_fields.default([]),
   password_min_strength: fields.password_min_strength.default(3),
+  allow_self_delete: fields.allow_self_delete.default(true),
   lockout_max_attempts: fields.lockout_max_attempts.default(10),
   lockout_minutes: fields.lockout_minutes.default(60),
 });

@@ -106,6 +106,9 @@ describe.each(dialects())('/v1/me (%s)', (dialect) => {
     await server.api(`/v1/users/${me.id}`, { method: 'PATCH', json: { delete_self_enabled: false } });
     expect((await call('DELETE', '/v1/me')).status).toBe(403);
     await server.api(`/v1/users/${me.id}`, { method: 'PATCH', json: { delete_self_enabled: true } });
+    await server.api('/v1/instance', { method: 'PATCH', json: { allow_self_delete: false } });
+    expect((await call('DELETE', '/v1/me')).status).toBe(403);
+    await server.api('/v1/instance', { method: 'PATCH', json: { allow_self_delete: true } });
     expect((await call('DELETE', '/v1/me')).body).toEqual({ object: 'user', id: me.id, deleted: true });
     expect((await server.api(`/v1/users/${me.id}`)).status).toBe(404);
     expect((await call('GET', '/v1/me')).status).toBe(401);

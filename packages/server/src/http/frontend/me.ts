@@ -120,7 +120,7 @@ export function meRoutes(s: Services) {
 
   app.delete('/', async (c) => {
     const { rec } = await current(c);
-    if (!rec.user.delete_self_enabled) {
+    if (!s.settings.get().allow_self_delete || !rec.user.delete_self_enabled) {
       throw new LatchkeyError('forbidden', 'delete_self_disabled', 'Not allowed', 'This account cannot delete itself; ask an administrator.');
     }
     await deleteUser(s.db, s.clock, rec.user.id);
