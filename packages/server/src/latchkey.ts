@@ -63,7 +63,7 @@ async function assemble(config: Config, storage: Storage, clock: Clock, logger: 
 
   const services: Services = {
     config, db, dialect: storage.dialect, clock, keyring, secretKeys, settings, signer, logger,
-    limits: new RateLimits(DEFAULT_RATE_LIMITS),
+    limits: new RateLimits({ ...DEFAULT_RATE_LIMITS, ...config.rateLimits }),
     mint: { db, clock, signer, issuer: config.publicUrl, settings: () => settings.get() },
     instanceId: boot.instance.id,
     publishableKey: boot.publishableKey,

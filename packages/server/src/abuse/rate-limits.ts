@@ -25,6 +25,7 @@
  */
 import { createHash } from 'node:crypto';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { z } from 'zod';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 
 export interface BucketPolicy {
@@ -43,14 +44,28 @@ export interface RateLimitStatus {
   resetInSeconds: number;
 }
 
-/** A starting point for the Frontend API; the wiring may pick its own names and numbers. */
+/** The Frontend API's buckets; LATCHKEY_RATE_LIMITS overrides any of them. */
 export const DEFAULT_RATE_LIMITS = {
   signInPerIp: { points: 30, durationSec: 60 },
   signInPerIdentifier: { points: 10, durationSec: 60 },
   signUpPerIp: { points: 10, durationSec: 60 },
 } as const satisfies Record<string, BucketPolicy>;
 
-export type FrontendRateLimits = RateLimits<keyof typeof DEFAULT_RATE_LIMITS>;
+export type FrontendBucket = keyof typeof DEFAULT_RATE_LIMITS;
+export type FrontendRateLimits = RateLimits<FrontendBucket>;
+
+const bucketSchema = z.strictObject({
+  points: z.number().int().min(1).max(1_000_000),
+  durationSec: z.number().int().min(1).max(86_400),
+  blockDurationSec: z.number().int().min(0).max(86_400).optional(),
+});
+/** LATCHKEY_RATE_LIMITS: a JSON object of the buckets to change, e.g. {"signInPerIp":{"points":100,"durationSec":60}}. */
+export const rateLimitsOverrideSchema = z.strictObject({
+  signInPerIp: bucketSchema.optional(),
+  signInPerIdentifier: bucketSchema.optional(),
+  signUpPerIp: bucketSchema.optional(),
+});
+export type RateLimitsOverride = z.infer<typeof rateLimitsOverrideSchema>;
 
 /** The key a raw IP or identifier is stored under: sha256 of the trimmed, lowercased value (hex). */
 export function rateLimitKey(raw: string): string {

@@ -154,3 +154,13 @@ describe('LATCHKEY_INSTANCE_SETTINGS', () => {
     expect(() => loadConfig({ LATCHKEY_INSTANCE_SETTINGS: '{"bogus":1}' })).toThrow(/LATCHKEY_INSTANCE_SETTINGS/);
   });
 });
+
+describe('LATCHKEY_RATE_LIMITS', () => {
+  it('parses bucket overrides and refuses unknown buckets or bad numbers', () => {
+    expect(loadConfig({ LATCHKEY_RATE_LIMITS: '{"signInPerIp":{"points":100,"durationSec":60}}' }).rateLimits)
+      .toEqual({ signInPerIp: { points: 100, durationSec: 60 } });
+    expect(() => loadConfig({ LATCHKEY_RATE_LIMITS: '{"nope":{"points":1,"durationSec":1}}' })).toThrow(/LATCHKEY_RATE_LIMITS/);
+    expect(() => loadConfig({ LATCHKEY_RATE_LIMITS: '{"signUpPerIp":{"points":0,"durationSec":60}}' })).toThrow(/LATCHKEY_RATE_LIMITS\.signUpPerIp\.points/);
+    expect(() => loadConfig({ LATCHKEY_RATE_LIMITS: 'x' })).toThrow(/must be a JSON object/);
+  });
+});

@@ -1,5 +1,6 @@
 import { resolve, join } from 'node:path';
 import { z } from 'zod';
+import { rateLimitsOverrideSchema, type RateLimitsOverride } from '../abuse/rate-limits.js';
 import { settingsPatchSchema, type SettingsPatch } from '../instance/settings.js';
 
 export interface Config {
@@ -13,6 +14,8 @@ export interface Config {
   encryptionKey: string | undefined;
   production: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Frontend API rate-limit buckets changed by LATCHKEY_RATE_LIMITS (JSON). */
+  rateLimits?: RateLimitsOverride | undefined;
   /** Instance settings applied at every start (LATCHKEY_INSTANCE_SETTINGS, JSON); undefined: none. */
   instanceSettings?: SettingsPatch | undefined;
   /** LATCHKEY_SMTP_URL: where end-user email goes (smtp:// or smtps://); unset keeps it in the development outbox. */
@@ -83,21 +86,22 @@ const env = z.object({
   NODE_ENV: z.string().optional(),
   LATCHKEY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LATCHKEY_INSTANCE_SETTINGS: z.string().optional(),
+  LATCHKEY_RATE_LIMITS: z.string().optional(),
   LATCHKEY_SMTP_URL: smtpUrl.optional(),
   LATCHKEY_MAIL_FROM: mailFrom.optional(),
 });
 
-/** LATCHKEY_INSTANCE_SETTINGS: a JSON object of the settings PATCH /v1/instance takes. */
-function parseInstanceSettings(text: string): SettingsPatch {
+/** A variable holding a JSON object checked by `schema`, with one message per problem. */
+function parseJsonVar<S extends z.ZodType>(name: string, text: string, schema: S, example: string): z.infer<S> {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new ConfigError(['LATCHKEY_INSTANCE_SETTINGS: must be a JSON object, e.g. {"session_inactivity_timeout":1800}']);
+    throw new ConfigError([`${name}: must be a JSON object, e.g. ${example}`]);
   }
-  const parsed = settingsPatchSchema.safeParse(value);
+  const parsed = schema.safeParse(value);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `LATCHKEY_INSTANCE_SETTINGS.${i.path.join('.') || '(root)'}: ${i.message}`));
+    throw new ConfigError(parsed.error.issues.map((i) => `${name}.${i.path.join('.') || '(root)'}: ${i.message}`));
   }
   return parsed.data;
 }
@@ -116,9 +120,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(['LATCHKEY_ENCRYPTION_KEY: is required when NODE_ENV=production (private keys are encrypted with it)']);
   }
   const dataDir = resolve(e.LATCHKEY_DATA_DIR);
-  const instanceSettings = e.LATCHKEY_INSTANCE_SETTINGS === undefined ? undefined : parseInstanceSettings(e.LATCHKEY_INSTANCE_SETTINGS);
+  const instanceSettings = e.LATCHKEY_INSTANCE_SETTINGS === undefined ? undefined
+    : parseJsonVar('LATCHKEY_INSTANCE_SETTINGS', e.LATCHKEY_INSTANCE_SETTINGS, settingsPatchSchema, '{"session_inactivity_timeout":1800}');
+  const rateLimits = e.LATCHKEY_RATE_LIMITS === undefined ? undefined
+    : parseJsonVar('LATCHKEY_RATE_LIMITS', e.LATCHKEY_RATE_LIMITS, rateLimitsOverrideSchema, '{"signInPerIp":{"points":100,"durationSec":60}}');
   return {
     instanceSettings,
+    rateLimits,
     port: e.PORT,
     host: e.HOST,
     publicUrl: e.LATCHKEY_PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`,

@@ -131,3 +131,22 @@ describe.each(dialects())('sign-up email codes: expiry, attempts and resend cool
     expect(ok.body.response.status).toBe('complete');
   });
 });
+
+describe.each(dialects())('rate limits from LATCHKEY_RATE_LIMITS (%s)', (dialect) => {
+  it('a tighter per-IP sign-up bucket refuses the third call', async () => {
+    const server = await startServer(dialect, { env: { LATCHKEY_RATE_LIMITS: '{"signUpPerIp":{"points":2,"durationSec":60}}' } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(`${server.url}/v1/client/sign_ups`, {
+          method: 'POST', headers: { 'content-type': 'application/json', 'latchkey-native': '1' },
+          body: JSON.stringify({ email_address: `rl${i}@example.com`, password: 'a long and lovely passphrase' }),
+        });
+        statuses.push(res.status);
+      }
+      expect(statuses).toEqual([200, 200, 429]);
+    } finally {
+      await server.close();
+    }
+  });
+});
