@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { hash, verify } from '@node-rs/argon2';
 import { invalidParam } from '../errors/latchkey-error.js';
 
@@ -8,17 +9,41 @@ import { invalidParam } from '../errors/latchkey-error.js';
 // algorithm 2 is Algorithm.Argon2id (a const enum, which verbatimModuleSyntax cannot import).
 export const ARGON2_PARAMS = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
+/**
+ * At most this many hashes run at once. @node-rs/argon2 runs on libuv's thread
+ * pool, where RS256 token signing runs too: a sign-in storm with unbounded
+ * hashing would queue every token behind 12 ms hashes. Capped at the core
+ * count, hashing still uses every core (its throughput is measured at 2 in
+ * flight in bench/signin) while the pool keeps threads free for tokens.
+ */
+const MAX_CONCURRENT_HASHES = Math.max(1, availableParallelism());
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function limited<T>(work: () => Promise<T>): Promise<T> {
+  // A finishing hash hands its slot straight to the next waiter, so the cap is exact.
+  if (running >= MAX_CONCURRENT_HASHES) await new Promise<void>((resolve) => waiting.push(resolve));
+  else running++;
+  try {
+    return await work();
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  }
+}
+
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 256;
 
 export async function hashPassword(password: string): Promise<string> {
-  return hash(password, ARGON2_PARAMS);
+  return limited(() => hash(password, ARGON2_PARAMS));
 }
 
 /** Verifies against a stored argon2 digest (ours, or one imported as argon2i/argon2id). */
 export async function verifyPassword(digest: string, password: string): Promise<boolean> {
   try {
-    return await verify(digest, password);
+    return await limited(() => verify(digest, password));
   } catch {
     return false;
   }
