@@ -11,6 +11,7 @@ import { bootstrap, type BootstrapResult } from '../instance/bootstrap.js';
 import { Keyring, rotateSigningKey } from '../keys/keyring.js';
 import { publicKeyPem } from '../keys/signing-key.js';
 import { createLatchkey } from '../latchkey.js';
+import { preparePasswordStrength } from '../passwords/strength.js';
 import { openStorage, type Storage } from '../storage/database.js';
 import { createUserSchema } from '../users/schemas.js';
 import { createUser } from '../users/users.js';
@@ -41,6 +42,8 @@ async function withStorage<T>(config: Config, fn: (storage: Storage, boot: Boots
 async function start(config: Config): Promise<void> {
   const lk = await createLatchkey(config);
   const port = await lk.listen();
+  // Load the password-strength dictionaries now (~0.3 s) rather than during the first sign-up.
+  setImmediate(preparePasswordStrength);
   const base = config.publicUrl;
   const lines = [
     '',

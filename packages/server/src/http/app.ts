@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { Services } from '../services.js';
+import { ping } from '../storage/database.js';
 import { limitBodySize } from './body-limit.js';
 import { errorResponse, renderError, ValidationErrors } from './errors.js';
 import { meRoutes } from './frontend/me.js';
@@ -30,7 +31,15 @@ export function createHttpApp(s: Services): Hono {
     await next();
   });
 
-  app.get('/health', (c) => c.json({ status: 'ok' }));
+  // Healthy means the database answers too, so a load balancer stops sending traffic to an instance that lost it.
+  app.get('/health', async (c) => {
+    try {
+      await ping(s.db);
+      return c.json({ status: 'ok' });
+    } catch {
+      return c.json({ status: 'unavailable' }, 503);
+    }
+  });
   app.route('/', discoveryRoutes(s));
   // The Frontend API answers before the Backend API's secret-key guard below:
   // end users authenticate with their client, not the secret key.
