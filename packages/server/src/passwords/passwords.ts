@@ -33,6 +33,9 @@ async function limited<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Password hashes running now (the token signer avoids the thread pool while there are any). */
+export const hashesInFlight = () => running;
+
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 256;
 
