@@ -249,10 +249,9 @@ function render() {
   o.push('|---:|---:|---:|---:|');
   for (const [n, v] of Object.entries(poolShare)) o.push(`| ${n} | ${v.n} | ${fmt(v.p50, 1)} | ${fmt(v.p99, 1)} |`);
   o.push('');
-  o.push('The 429 storm alone (no hashing after the first ~30) puts the whole-run token p99 over target: 16 connections of cheap 429s keep the one event loop');
-  o.push('busy, and the token request queues behind them. While sign-ins really hash, 3b predicts far worse: up to 16 argon2 verifies queue in the 4-thread');
-  o.push('libuv pool ahead of the token\'s `crypto.sign`. Server-side remedies (not in this change): cap concurrent password hashes below the pool size');
-  o.push('(e.g. a semaphore of cores, ≤ UV_THREADPOOL_SIZE − 1), raise UV_THREADPOOL_SIZE at start-up, or sign tokens synchronously on the main thread (~0.25-0.35 ms).');
+  o.push('This table is the unmitigated case: callback-form signing queued behind argon2 in the 4-thread libuv pool. The server now caps');
+  o.push('concurrent password hashes at the core count and, while any hash is in flight, signs tokens synchronously on the event loop (~0.3 ms)');
+  o.push('instead of queueing them in the pool; what remains in section 3 is CPU contention between the event loop and the hashing threads.');
   o.push('');
   o.push('## 4. Better Auth email sign-in (peer)');
   o.push('');
@@ -267,7 +266,7 @@ function render() {
   o.push('Better Auth is bound by its scrypt (16 MiB, about 80-100 ms of one pool thread per hash; see the "other" cores): its sign-in rate is in effect its scrypt rate,');
   o.push('and says how expensive its default hash is, not how fast the rest of its server is.');
   const ba = baRuns.find((r) => r.connections === 4) ?? baRuns[0];
-  if (ba) o.push(`Same run: Latchkey's argon2id bound (${fmt(argon[2])}/s) is ${(argon[2] / ba.okPerSec).toFixed(1)}x Better Auth's sign-in rate at c=4 (${fmt(ba.okPerSec, 1)}/s); Latchkey's own sign-in rate is not measurable yet (section 2).`);
+  if (ba) o.push(`Same run: Latchkey's argon2id bound (${fmt(argon[2])}/s) is ${(argon[2] / ba.okPerSec).toFixed(1)}x Better Auth's sign-in rate at c=4 (${fmt(ba.okPerSec, 1)}/s); Latchkey's own sign-in rate is in section 2.`);
   o.push('');
   o.push('## What the Latchkey sign-in figures need');
   o.push('');
