@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { defaultMailFrom } from '../mail/smtp-mailer.js';
 import { ConfigError, loadConfig } from './config.js';
 
 /** loadConfig's problems for an environment that must be refused. */
@@ -162,5 +163,35 @@ describe('LATCHKEY_RATE_LIMITS', () => {
     expect(() => loadConfig({ LATCHKEY_RATE_LIMITS: '{"nope":{"points":1,"durationSec":1}}' })).toThrow(/LATCHKEY_RATE_LIMITS/);
     expect(() => loadConfig({ LATCHKEY_RATE_LIMITS: '{"signUpPerIp":{"points":0,"durationSec":60}}' })).toThrow(/LATCHKEY_RATE_LIMITS\.signUpPerIp\.points/);
     expect(() => loadConfig({ LATCHKEY_RATE_LIMITS: 'x' })).toThrow(/must be a JSON object/);
+  });
+});
+
+describe('mail configuration', () => {
+  it('refuses a LATCHKEY_SMTP_URL that is not an smtp:// or smtps:// URL, without quoting it', () => {
+    for (const bad of ['not a url', 'http://user:hunter2pass@mail.example.com', 'smtp://', 'smtp:relay', 'mailto:ops@example.com']) {
+      const p = problems({ LATCHKEY_SMTP_URL: bad });
+      expect(p, bad).toHaveLength(1);
+      expect(p[0], bad).toMatch(/^LATCHKEY_SMTP_URL: must .*smtp:\/\/.*smtps:\/\//);
+      expect(p[0]).not.toContain('hunter2pass');
+    }
+  });
+
+  it('refuses a blank or address-less LATCHKEY_MAIL_FROM, reporting every bad value at once', () => {
+    expect(problems({ LATCHKEY_MAIL_FROM: '   ' })).toEqual(['LATCHKEY_MAIL_FROM: must not be blank']);
+    expect(problems({ LATCHKEY_MAIL_FROM: 'Latchkey' })).toEqual([expect.stringMatching(/^LATCHKEY_MAIL_FROM: must contain an email address/)]);
+    expect(problems({ LATCHKEY_MAIL_FROM: 'a@b.test\r\nBcc: x@y.test' })).toEqual([expect.stringMatching(/^LATCHKEY_MAIL_FROM: must be one line/)]);
+    expect(problems({ LATCHKEY_SMTP_URL: 'ftp://x', LATCHKEY_MAIL_FROM: 'nobody' })).toHaveLength(2);
+  });
+
+  it('takes smtp:// and smtps:// URLs and a From address; unset or empty means none', () => {
+    const c = loadConfig({ LATCHKEY_SMTP_URL: 'smtps://u:p%40ss@smtp.example.com:465', LATCHKEY_MAIL_FROM: ' Acme <no-reply@acme.com> ' });
+    expect(c.smtpUrl).toBe('smtps://u:p%40ss@smtp.example.com:465');
+    expect(c.mailFrom).toBe('Acme <no-reply@acme.com>');
+    expect(loadConfig({ LATCHKEY_SMTP_URL: 'smtp://127.0.0.1:2525?ignoreTLS=true' }).smtpUrl).toBe('smtp://127.0.0.1:2525?ignoreTLS=true');
+    const none = loadConfig({ LATCHKEY_SMTP_URL: '', LATCHKEY_MAIL_FROM: '' });
+    expect(none.smtpUrl).toBeUndefined();
+    expect(none.mailFrom).toBeUndefined();
+    expect(defaultMailFrom('https://auth.example.com')).toBe('Latchkey <no-reply@auth.example.com>');
+    expect(defaultMailFrom('http://127.0.0.1:4000')).toBe('Latchkey <no-reply@127.0.0.1>');
   });
 });

@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectErrorShape, type ErrorBody } from '../support/errors.js';
 import { dialects, snapshot, startServer, type TestServer } from '../support/server.js';
 
 /**
@@ -7,11 +8,6 @@ import { dialects, snapshot, startServer, type TestServer } from '../support/ser
  * shape, and a refused request changes nothing: every refusal compares a
  * snapshot of every table before and after.
  */
-
-interface ErrorBody {
-  errors: { code: string; message: string; long_message: string; meta: Record<string, unknown> }[];
-  clerk_trace_id: string;
-}
 
 interface Expected {
   status: number;
@@ -23,18 +19,6 @@ interface Expected {
 /** Asserts the exact Content-Type @clerk/backend needs to parse a body. */
 function expectJsonContentType(res: Response, what: string) {
   expect(res.headers.get('content-type'), `Content-Type of ${what}`).toBe('application/json');
-}
-
-function expectErrorShape(body: ErrorBody, what: string) {
-  expect(Array.isArray(body.errors), what).toBe(true);
-  expect(body.errors.length, what).toBeGreaterThan(0);
-  for (const e of body.errors) {
-    expect(typeof e.code, what).toBe('string');
-    expect(typeof e.message, what).toBe('string');
-    expect(typeof e.long_message, what).toBe('string');
-    expect(e.meta, what).toBeTypeOf('object');
-  }
-  expect(body.clerk_trace_id, what).toMatch(/^[0-9a-f]{32}$/);
 }
 
 const big = (bytes: number) => 'x'.repeat(bytes);

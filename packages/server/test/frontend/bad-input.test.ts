@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
+import { expectErrorShape, type ErrorBody } from '../support/errors.js';
 import { dialects, snapshot, startServer, type TestServer } from '../support/server.js';
 
 /**
@@ -9,11 +10,6 @@ import { dialects, snapshot, startServer, type TestServer } from '../support/ser
  * events) before and after. Calls taking a per-IP rate-limit point get a fresh
  * server each, to stay under the limits.
  */
-
-interface ErrorBody {
-  errors: { code: string; message: string; long_message: string; meta: Record<string, unknown> }[];
-  clerk_trace_id: string;
-}
 
 interface Expected {
   status: number;
@@ -60,18 +56,6 @@ async function send(server: TestServer, method: string, path: string, init: Send
     parsed = text;
   }
   return { status: res.status, body: parsed as any, token: res.headers.get('latchkey-client-token') };
-}
-
-function expectErrorShape(body: ErrorBody, what: string) {
-  expect(Array.isArray(body?.errors), `${what}: ${JSON.stringify(body).slice(0, 300)}`).toBe(true);
-  expect(body.errors.length, what).toBeGreaterThan(0);
-  for (const e of body.errors) {
-    expect(typeof e.code, what).toBe('string');
-    expect(typeof e.message, what).toBe('string');
-    expect(typeof e.long_message, what).toBe('string');
-    expect(e.meta, what).toBeTypeOf('object');
-  }
-  expect(body.clerk_trace_id, what).toMatch(/^[0-9a-f]{32}$/);
 }
 
 /** Sends a request that must be refused; checks status, code, param names, shape, and that no table changed. */
