@@ -13,12 +13,20 @@ import { createMailer } from './mail/mailer.js';
 import type { Services } from './services.js';
 import { openStorage, type Storage } from './storage/database.js';
 import { JwtSigner } from './tokens/jwt-signer.js';
+import { EVENTS_CHANNEL, onEventsCommitted } from './events/signal.js';
+import { Deliverer } from './webhooks/delivery.js';
+import { applyRetention } from './webhooks/retention.js';
+import { DeliveryWorker } from './webhooks/worker.js';
 
 export interface LatchkeyOptions {
   clock?: Clock;
   logger?: Logger;
   /** How often in-memory keys and settings are re-read from storage (ms). */
   reloadIntervalMs?: number;
+  /** How often the webhook worker looks at its queue without being told of new events (ms). */
+  webhookPollMs?: number;
+  /** The webhook retry schedule's jitter source (tests pin it). */
+  random?: () => number;
 }
 
 export interface Latchkey {
@@ -38,14 +46,15 @@ export async function createLatchkey(config: Config, opts: LatchkeyOptions = {})
   const logger = opts.logger ?? createLogger(config.logLevel);
   const storage = openStorage({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath });
   try {
-    return await assemble(config, storage, clock, logger, opts.reloadIntervalMs ?? 5_000);
+    return await assemble(config, storage, clock, logger, opts);
   } catch (err) {
     await storage.close();
     throw err;
   }
 }
 
-async function assemble(config: Config, storage: Storage, clock: Clock, logger: Logger, interval: number): Promise<Latchkey> {
+async function assemble(config: Config, storage: Storage, clock: Clock, logger: Logger, opts: LatchkeyOptions): Promise<Latchkey> {
+  const interval = opts.reloadIntervalMs ?? 5_000;
   const boot = await bootstrap(storage, config, clock);
   const { db } = storage;
   const keyring = await Keyring.load(db, clock, config.encryptionKey);
@@ -68,7 +77,12 @@ async function assemble(config: Config, storage: Storage, clock: Clock, logger: 
     instanceId: boot.instance.id,
     publishableKey: boot.publishableKey,
     mailer: mail.mailer,
+    webhookPolicy: {
+      allowPrivate: config.webhooks.allowPrivate,
+      allowLoopback: boot.instance.environment === 'development',
+    },
   };
+  const delivery = startDelivery(services, storage, opts);
   const app = createHttpApp(services);
   let server: ServerType | undefined;
 
@@ -84,9 +98,61 @@ async function assemble(config: Config, storage: Storage, clock: Clock, logger: 
       }),
     async close() {
       for (const r of [keyring, secretKeys, settings]) r.stop();
+      await delivery.stop();
       mail.close();
       if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
       await storage.close();
+    },
+  };
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * The webhook worker (unless LATCHKEY_WEBHOOK_DELIVERY=off), woken by committed
+ * events, and the hourly retention job for events, messages and attempts.
+ */
+function startDelivery(s: Services, storage: Storage, opts: LatchkeyOptions): { stop(): Promise<void> } {
+  const { config, logger } = s;
+  const deliverer = new Deliverer(s.webhookPolicy, config.webhooks.timeoutMs);
+  const worker = config.webhooks.deliver
+    ? new DeliveryWorker({
+      db: s.db, dialect: s.dialect, clock: s.clock, logger, deliverer, instanceId: s.instanceId,
+      encryptionKey: config.encryptionKey, timeoutMs: config.webhooks.timeoutMs,
+      concurrency: config.webhooks.concurrency, pollMs: opts.webhookPollMs, random: opts.random,
+    })
+    : undefined;
+  const unsubscribe: (() => Promise<void> | void)[] = [];
+  if (worker) {
+    if (storage.listen) {
+      unsubscribe.push(storage.listen(EVENTS_CHANNEL, () => worker.poke(),
+        (err) => logger.warn({ err }, 'webhook delivery: lost the event notifications; polling until reconnected')));
+    } else {
+      const off = onEventsCommitted(() => worker.poke());
+      unsubscribe.push(() => void off());
+    }
+    worker.start();
+  }
+  const retain = async () => {
+    const { event_retention_days: eventDays, webhook_retention_days: webhookDays } = s.settings.get();
+    try {
+      const removed = await applyRetention(s.db, s.clock.now(), { eventDays, webhookDays });
+      if (removed.events + removed.messages + removed.attempts > 0) logger.info({ removed }, 'retention: removed aged-out events and deliveries');
+    } catch (err) {
+      logger.warn({ err }, 'retention job failed; it runs again in an hour');
+    }
+  };
+  const first = setTimeout(() => void retain(), 60_000);
+  const hourly = setInterval(() => void retain(), HOUR_MS);
+  first.unref();
+  hourly.unref();
+  return {
+    async stop() {
+      clearTimeout(first);
+      clearInterval(hourly);
+      for (const u of unsubscribe) await u();
+      await worker?.stop();
+      deliverer.close();
     },
   };
 }

@@ -9,6 +9,7 @@ import type { Mailer } from './mail/mailer.js';
 import type { Db, Dialect } from './storage/database.js';
 import type { JwtSigner } from './tokens/jwt-signer.js';
 import type { MintDeps } from './tokens/mint.js';
+import type { DestinationPolicy } from './webhooks/destination.js';
 
 /** Everything a route needs, built once by the composition root (latchkey.ts). */
 export interface Services {
@@ -28,4 +29,6 @@ export interface Services {
   limits: FrontendRateLimits;
   /** End-user email (codes): see mail/mailer.ts createMailer for which one. */
   mailer: Mailer;
+  /** Which webhook destinations are allowed (webhooks/destination.ts). */
+  webhookPolicy: DestinationPolicy;
 }

@@ -27,6 +27,7 @@ describe('loadConfig', () => {
       encryptionKey: undefined,
       production: false,
       logLevel: 'info',
+      webhooks: { deliver: true, allowPrivate: false, timeoutMs: 15_000, concurrency: 64 },
     });
   });
 
@@ -45,6 +46,10 @@ describe('loadConfig', () => {
       LATCHKEY_ENCRYPTION_KEY: 'k'.repeat(32),
       NODE_ENV: 'production',
       LATCHKEY_LOG_LEVEL: 'warn',
+      LATCHKEY_WEBHOOK_DELIVERY: 'off',
+      LATCHKEY_WEBHOOKS_ALLOW_PRIVATE: 'true',
+      LATCHKEY_WEBHOOK_TIMEOUT_MS: '5000',
+      LATCHKEY_WEBHOOK_CONCURRENCY: '8',
     });
     expect(c).toEqual({
       port: 8080,
@@ -56,6 +61,7 @@ describe('loadConfig', () => {
       encryptionKey: 'k'.repeat(32),
       production: true,
       logLevel: 'warn',
+      webhooks: { deliver: false, allowPrivate: true, timeoutMs: 5000, concurrency: 8 },
     });
   });
 

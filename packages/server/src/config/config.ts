@@ -22,6 +22,19 @@ export interface Config {
   smtpUrl: string | undefined;
   /** LATCHKEY_MAIL_FROM; unset means `Latchkey <no-reply@<public URL host>>` (mail/smtp-mailer.ts). */
   mailFrom: string | undefined;
+  webhooks: WebhookConfig;
+}
+
+/** How this instance delivers webhooks (webhooks/worker.ts). */
+export interface WebhookConfig {
+  /** LATCHKEY_WEBHOOK_DELIVERY=off: this instance records events but leaves delivery to the others. */
+  deliver: boolean;
+  /** LATCHKEY_WEBHOOKS_ALLOW_PRIVATE=true: endpoints may be private, link-local or metadata addresses. */
+  allowPrivate: boolean;
+  /** LATCHKEY_WEBHOOK_TIMEOUT_MS: one attempt's limit, 15 s by default. */
+  timeoutMs: number;
+  /** LATCHKEY_WEBHOOK_CONCURRENCY: attempts in flight per instance. */
+  concurrency: number;
 }
 
 export class ConfigError extends Error {
@@ -89,6 +102,12 @@ const env = z.object({
   LATCHKEY_RATE_LIMITS: z.string().optional(),
   LATCHKEY_SMTP_URL: smtpUrl.optional(),
   LATCHKEY_MAIL_FROM: mailFrom.optional(),
+  LATCHKEY_WEBHOOK_DELIVERY: z.enum(['on', 'off'], { message: 'must be "on" or "off"' }).default('on'),
+  LATCHKEY_WEBHOOKS_ALLOW_PRIVATE: z.enum(['true', 'false'], { message: 'must be "true" or "false"' }).default('false'),
+  LATCHKEY_WEBHOOK_TIMEOUT_MS: z.coerce.number({ message: 'must be a number' }).int('must be an integer')
+    .min(100).max(60_000).default(15_000),
+  LATCHKEY_WEBHOOK_CONCURRENCY: z.coerce.number({ message: 'must be a number' }).int('must be an integer')
+    .min(1).max(1024).default(64),
 });
 
 /** A variable holding a JSON object checked by `schema`, with one message per problem. */
@@ -138,5 +157,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LATCHKEY_LOG_LEVEL,
     smtpUrl: e.LATCHKEY_SMTP_URL,
     mailFrom: e.LATCHKEY_MAIL_FROM,
+    webhooks: {
+      deliver: e.LATCHKEY_WEBHOOK_DELIVERY === 'on',
+      allowPrivate: e.LATCHKEY_WEBHOOKS_ALLOW_PRIVATE === 'true',
+      timeoutMs: e.LATCHKEY_WEBHOOK_TIMEOUT_MS,
+      concurrency: e.LATCHKEY_WEBHOOK_CONCURRENCY,
+    },
   };
 }

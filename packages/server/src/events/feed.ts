@@ -1,6 +1,6 @@
 import type { Db } from '../storage/database.js';
 import type { EventTable } from '../storage/schema.js';
-import type { EventType } from './outbox.js';
+import type { EventType } from './types.js';
 
 export type StoredEvent = Omit<EventTable, 'sequence'> & { sequence: number };
 
@@ -26,4 +26,13 @@ export function eventJson(e: StoredEvent, instanceId: string) {
     timestamp: e.created_at,
     instance_id: instanceId,
   };
+}
+
+/**
+ * eventJson(e) as compact JSON text, built around the stored `data` text rather
+ * than parsing and re-serialising it: the exact bytes a webhook signs and sends.
+ */
+export function eventBody(e: StoredEvent, instanceId: string): string {
+  return `{"object":"event","id":${JSON.stringify(e.id)},"sequence":${e.sequence},"type":${JSON.stringify(e.type)},`
+    + `"data":${e.data},"timestamp":${e.created_at},"instance_id":${JSON.stringify(instanceId)}}`;
 }

@@ -1,10 +1,12 @@
 import { PostgresAdapter, sql } from 'kysely';
 import { newId } from '../ids/ids.js';
 import type { Db } from '../storage/database.js';
+import { enqueueDeliveries } from '../webhooks/fanout.js';
+import { announceEvents, EVENTS_CHANNEL } from './signal.js';
 
-export const EVENT_TYPES = ['user.created', 'user.updated', 'user.deleted', 'session.created', 'session.ended',
-  'session.removed', 'session.revoked'] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+import type { EventType } from './types.js';
+
+export { EVENT_TYPES, type EventType } from './types.js';
 
 // Names "event order" among PostgreSQL advisory locks.
 const EVENT_ORDER_LOCK = 7_241_105_338;
@@ -18,12 +20,19 @@ const EVENT_ORDER_LOCK = 7_241_105_338;
  * at `after=N` would skip the later-visible lower one for good. Taking a
  * transaction-scoped lock before the insert makes event-writing transactions
  * commit in sequence order. (SQLite runs one write transaction at a time.)
+ *
+ * The event's webhook messages are queued in the same transaction, and the
+ * delivery workers are told (on PostgreSQL by NOTIFY, delivered at commit).
  */
 export async function recordEvent(db: Db, now: number, type: EventType, data: object, userId: string | null): Promise<void> {
-  if (db.getExecutor().adapter instanceof PostgresAdapter) {
-    await sql`select pg_advisory_xact_lock(${EVENT_ORDER_LOCK})`.execute(db);
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  if (postgres) {
+    await sql`select pg_advisory_xact_lock(${EVENT_ORDER_LOCK}), pg_notify(${EVENTS_CHANNEL}, '')`.execute(db);
   }
-  await db.insertInto('events')
-    .values({ id: newId('evt', now), type, data: JSON.stringify(data), user_id: userId, created_at: now })
-    .execute();
+  const id = newId('evt', now);
+  const { sequence } = await db.insertInto('events')
+    .values({ id, type, data: JSON.stringify(data), user_id: userId, created_at: now })
+    .returning('sequence').executeTakeFirstOrThrow();
+  await enqueueDeliveries(db, { sequence: Number(sequence), id, type, userId }, now);
+  if (!postgres) announceEvents();
 }

@@ -8,11 +8,13 @@ import { meRoutes } from './frontend/me.js';
 import { frontendRoutes } from './frontend/routes.js';
 import { devOutboxRoutes } from './routes/dev-outbox.js';
 import { discoveryRoutes } from './routes/discovery.js';
+import { auditLogRoutes } from './routes/audit-logs.js';
 import { eventRoutes } from './routes/events.js';
 import { instanceRoutes } from './routes/instance.js';
 import { jwtTemplateRoutes } from './routes/jwt-templates.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { userRoutes } from './routes/users.js';
+import { webhookEndpointRoutes, webhookMessageRoutes } from './routes/webhooks.js';
 import { secretKeyAuth } from './secret-key-auth.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -54,6 +56,9 @@ export function createHttpApp(s: Services): Hono {
   backend.route('/instance', instanceRoutes(s));
   backend.route('/events', eventRoutes(s));
   backend.route('/dev/outbox', devOutboxRoutes(s));
+  backend.route('/webhook_endpoints', webhookEndpointRoutes(s));
+  backend.route('/webhook_messages', webhookMessageRoutes(s));
+  backend.route('/audit_logs', auditLogRoutes(s));
   app.route('/v1', backend);
 
   app.notFound((c) => errorResponse(c, 404, [{

@@ -14,7 +14,8 @@ function base62(bytes: Uint8Array, width: number): string {
   return out.padStart(width, '0');
 }
 
-export type IdPrefix = 'user' | 'sess' | 'client' | 'idn' | 'ins' | 'sk' | 'jtmpl' | 'ak' | 'evt' | 'sua' | 'code' | 'eml';
+export type IdPrefix = 'user' | 'sess' | 'client' | 'idn' | 'ins' | 'sk' | 'jtmpl' | 'ak' | 'evt' | 'sua' | 'code' | 'eml'
+  | 'ep' | 'msg' | 'atmpt' | 'aud';
 
 /**
  * Clerk-shaped ids (`user_2b…`): a prefix and 27 base62 characters encoding

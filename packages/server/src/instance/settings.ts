@@ -39,6 +39,10 @@ const fields = {
   /** How long a lockout lasts (minutes). */
   lockout_minutes: z.number().int().min(1).max(10_080),
   /** Origins of the apps that call the Frontend API from a browser (CORS and CSRF checks). */
+  /** How long the event feed (GET /v1/events) keeps events (days). */
+  event_retention_days: z.number().int().min(1).max(3650),
+  /** How long delivered webhook messages and all attempts are kept (days). */
+  webhook_retention_days: z.number().int().min(1).max(3650),
   allowed_origins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin such as https://app.example.com (no path)')).max(50),
 };
 
@@ -60,6 +64,8 @@ export const instanceSettingsSchema = z.strictObject({
   allow_self_delete: fields.allow_self_delete.default(true),
   lockout_max_attempts: fields.lockout_max_attempts.default(10),
   lockout_minutes: fields.lockout_minutes.default(60),
+  event_retention_days: fields.event_retention_days.default(30),
+  webhook_retention_days: fields.webhook_retention_days.default(30),
 });
 
 export const settingsPatchSchema = z.strictObject(fields).partial();

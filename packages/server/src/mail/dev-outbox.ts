@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock/clock.js';
+import { recordEvent } from '../events/outbox.js';
 import { newId } from '../ids/ids.js';
 import type { Db } from '../storage/database.js';
 import type { DevEmailTable } from '../storage/schema.js';
@@ -25,7 +26,11 @@ export class DevOutbox implements Mailer {
       kind: message.kind,
       created_at: now,
     };
-    await this.db.insertInto('dev_emails').values(row).execute();
+    // Clerk sends email.created on development instances; so do we, with the email, in the same transaction.
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('dev_emails').values(row).execute();
+      await recordEvent(trx, now, 'email.created', emailEventData(row), null);
+    });
     this.logger.info({ email_id: row.id, kind: row.kind, to: row.to_address, subject: row.subject, text: row.text },
       `email to ${row.to_address} (development outbox): ${row.subject}`);
   }
@@ -48,6 +53,26 @@ export async function listDevEmails(db: Db, q: DevEmailQuery): Promise<{ data: D
     base.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow(),
   ]);
   return { data: rows, totalCount: Number(count.n) };
+}
+
+/** Clerk's Email object, as email.created carries it. */
+function emailEventData(e: DevEmailTable) {
+  return {
+    object: 'email',
+    id: e.id,
+    slug: e.kind,
+    from_email_name: 'no-reply',
+    to_email_address: e.to_address,
+    email_address_id: null,
+    user_id: null,
+    subject: e.subject,
+    body: e.html ?? e.text,
+    body_plain: e.text,
+    status: 'delivered',
+    data: {},
+    delivered_by_clerk: false,
+    created_at: e.created_at,
+  };
 }
 
 /** The Backend API's shape for a stored email. */

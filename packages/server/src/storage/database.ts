@@ -11,6 +11,12 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Storage {
   db: Db;
   dialect: Dialect;
+  /**
+   * PostgreSQL only: calls `onNotify` for each NOTIFY on `channel` (sent by any
+   * instance, heard after its commit). Reconnects after a lost connection.
+   * Returns the function that stops listening.
+   */
+  listen?(channel: string, onNotify: () => void, onError: (err: Error) => void): () => Promise<void>;
   close(): Promise<void>;
 }
 
@@ -82,7 +88,43 @@ const pgTypes = {
 function openPostgres(url: string): Storage {
   const pool = new pg.Pool({ connectionString: url, max: 10, types: pgTypes as pg.CustomTypesConfig });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect: 'postgres', close: () => db.destroy() };
+  return { db, dialect: 'postgres', listen: (channel, fn, onError) => listenPostgres(url, channel, fn, onError), close: () => db.destroy() };
+}
+
+function listenPostgres(url: string, channel: string, onNotify: () => void, onError: (err: Error) => void): () => Promise<void> {
+  let client: pg.Client | undefined;
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+  const connect = async () => {
+    const c = new pg.Client({ connectionString: url });
+    client = c;
+    c.on('notification', (n) => n.channel === channel && onNotify());
+    c.on('error', (err) => {
+      onError(err);
+      reconnect(c);
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${channel}`);
+      // Events committed while nobody listened are waiting in the queue.
+      onNotify();
+    } catch (err) {
+      onError(err as Error);
+      reconnect(c);
+    }
+  };
+  const reconnect = (c: pg.Client) => {
+    if (stopped || client !== c) return;
+    client = undefined;
+    void c.end().catch(() => {});
+    retry = setTimeout(() => void connect(), 1000);
+  };
+  void connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(retry);
+    await client?.end().catch(() => {});
+  };
 }
 
 /** True when the error is a unique-constraint violation in either dialect. */

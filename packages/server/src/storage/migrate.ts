@@ -5,6 +5,7 @@ import { eventsMigration } from './migrations/002_events.js';
 import * as m003 from './migrations/003_frontend.js';
 import * as m004 from './migrations/004_dev_emails.js';
 import * as m005 from './migrations/005_lockout.js';
+import { webhooksMigration } from './migrations/006_webhooks.js';
 
 /** Migrations are compiled into the server: no files to find at run time. */
 const migrationsFor = (storage: Storage): Record<string, Migration> => ({
@@ -13,6 +14,7 @@ const migrationsFor = (storage: Storage): Record<string, Migration> => ({
   '003_frontend': m003,
   '004_dev_emails': m004,
   '005_lockout': m005,
+  '006_webhooks': webhooksMigration(storage.dialect),
 });
 
 // An arbitrary constant that names "Latchkey start-up" among PostgreSQL advisory locks.

@@ -186,6 +186,82 @@ export interface DevEmailTable {
   created_at: number;
 }
 
+export interface WebhookEndpointTable {
+  id: string;
+  url: string;
+  description: string;
+  /** JSON array of event types; empty means every type. */
+  event_types: string;
+  enabled: number;
+  /** Why delivery stopped: 'operator', 'gone' (a 410 answer) or 'failing' (5 days of failures). */
+  disabled_reason: string | null;
+  disabled_at: number | null;
+  /** `whsec_…`, sealed (`enc:v1:`) when LATCHKEY_ENCRYPTION_KEY is set. */
+  secret: string;
+  /** The secret before the last rotation; it still signs until `previous_secret_until`. */
+  previous_secret: string | null;
+  previous_secret_until: number | null;
+  /** Messages per second; null means no limit. */
+  rate_limit: number | null;
+  /** Start of the current run of failed attempts; null after a success. */
+  failing_since: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export type WebhookMessageStatus = 'pending' | 'succeeded' | 'failed';
+
+/** One event for one endpoint. `id` is the `svix-id`, the same on every attempt. */
+export interface WebhookMessageTable {
+  id: string;
+  endpoint_id: string;
+  event_sequence: number;
+  event_type: string;
+  /** The user the event is about (or the event id): one key's messages go out in order. */
+  order_key: string;
+  status: WebhookMessageStatus;
+  attempts: number;
+  next_attempt_at: number;
+  /** The worker delivering it now; the lease lapses at `lease_until` if that worker dies. */
+  lease_owner: string | null;
+  lease_until: number;
+  last_attempt_at: number | null;
+  last_status_code: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface WebhookAttemptTable {
+  id: string;
+  message_id: string;
+  endpoint_id: string;
+  attempted_at: number;
+  status: 'succeeded' | 'failed';
+  /** Null when no HTTP answer came (timeout, refused connection). */
+  status_code: number | null;
+  duration_ms: number;
+  /** The first 1 KiB of the response body. */
+  response: string;
+  error: string | null;
+  /** 'scheduled' or 'replay'. */
+  trigger: string;
+}
+
+export interface AuditLogTable {
+  sequence: Generated<number>;
+  id: string;
+  type: string;
+  /** 'user', 'operator' (the CLI), 'secret_key' (the Backend API) or 'system'. */
+  actor_type: string;
+  actor_id: string | null;
+  target_type: string | null;
+  target_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  data: string;
+  created_at: number;
+}
+
 export interface Database {
   instance: InstanceTable;
   secret_keys: SecretKeyTable;
@@ -200,4 +276,8 @@ export interface Database {
   sign_ups: SignUpTable;
   email_codes: EmailCodeTable;
   dev_emails: DevEmailTable;
+  webhook_endpoints: WebhookEndpointTable;
+  webhook_messages: WebhookMessageTable;
+  webhook_attempts: WebhookAttemptTable;
+  audit_logs: AuditLogTable;
 }

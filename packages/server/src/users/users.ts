@@ -286,17 +286,20 @@ export async function deleteUser(db: Db, clock: Clock, id: string): Promise<{ id
     await endUserSessions(trx, null, now, 'removed', id);
     await trx.deleteFrom('email_addresses').where('user_id', '=', id).execute();
     await trx.deleteFrom('phone_numbers').where('user_id', '=', id).execute();
+    const updatedAt = nextUpdatedAt(rec.user.updated_at, now);
     await trx.updateTable('users').set({
       username: null, first_name: null, last_name: null, image_url: null,
       password_digest: null, password_hasher: null,
       public_metadata: '{}', private_metadata: '{}', unsafe_metadata: '{}',
       primary_email_address_id: null, primary_phone_number_id: null,
       locale: null, timezone: null, legal_accepted_at: null,
-      deleted_at: now, updated_at: nextUpdatedAt(rec.user.updated_at, now),
+      deleted_at: now, updated_at: updatedAt,
     }).where('id', '=', id).execute();
     // What an app needs to find its row, captured before the PII went.
     await recordEvent(trx, now, 'user.deleted', {
       object: 'user', id, deleted: true, external_id: rec.user.external_id, public_metadata: JSON.parse(rec.user.public_metadata),
+      // Later than every earlier event's data.updated_at, so order-by-updated_at receivers apply the delete last.
+      updated_at: updatedAt,
     }, id);
     return { id, external_id: rec.user.external_id };
   });

@@ -35,7 +35,7 @@ export async function databaseUrlFor(dialect: DialectName): Promise<string | und
 /** Starts an in-process Latchkey on a fresh database and a free port. */
 export async function startServer(
   dialect: DialectName,
-  opts: { clock?: Clock; env?: Record<string, string>; reloadIntervalMs?: number } = {},
+  opts: { clock?: Clock; env?: Record<string, string>; reloadIntervalMs?: number; webhookPollMs?: number; random?: () => number } = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-test-'));
   const port = await freePort();
@@ -47,7 +47,9 @@ export async function startServer(
     ...(databaseUrl ? { LATCHKEY_DATABASE_URL: databaseUrl } : {}),
     ...opts.env,
   });
-  const lk = await createLatchkey(config, { clock: opts.clock, reloadIntervalMs: opts.reloadIntervalMs });
+  const lk = await createLatchkey(config, {
+    clock: opts.clock, reloadIntervalMs: opts.reloadIntervalMs, webhookPollMs: opts.webhookPollMs, random: opts.random,
+  });
   await lk.listen();
   const url = `http://127.0.0.1:${port}`;
   const secretKey = lk.boot.newSecretKey!;
@@ -75,7 +77,8 @@ export async function startServer(
 
 /** Every table's rows, in a stable order: to assert that a refused request changed nothing. */
 export async function snapshot(db: Db): Promise<string> {
-  const tables = ['instance', 'secret_keys', 'signing_keys', 'users', 'email_addresses', 'phone_numbers', 'clients', 'sessions', 'jwt_templates'] as const;
+  const tables = ['instance', 'secret_keys', 'signing_keys', 'users', 'email_addresses', 'phone_numbers', 'clients', 'sessions',
+    'jwt_templates', 'events', 'webhook_endpoints', 'webhook_messages', 'webhook_attempts', 'audit_logs'] as const;
   const out: Record<string, unknown[]> = {};
   for (const t of tables) out[t] = await db.selectFrom(t).selectAll().orderBy(t === 'signing_keys' ? 'kid' : 'id').execute();
   return JSON.stringify(out);

@@ -1,0 +1,107 @@
+import http from 'node:http';
+import https from 'node:https';
+import { performance } from 'node:perf_hooks';
+import { guardedLookup, type DestinationPolicy } from './destination.js';
+
+export interface AttemptResult {
+  /** The HTTP status, or null when no answer came. */
+  statusCode: number | null;
+  durationMs: number;
+  /** The first RESPONSE_KEPT bytes of the answer's body. */
+  response: string;
+  /** Why no answer came (refused, timed out, address not allowed); null when one did. */
+  error: string | null;
+}
+
+export const RESPONSE_KEPT = 1024;
+// A receiver's answer is read this far (to keep the connection reusable), then cut off.
+const RESPONSE_READ_LIMIT = 64 * 1024;
+
+/**
+ * POSTs webhook bodies. Connections are kept alive per host; every connection
+ * goes through guardedLookup, so the address policy holds at connect time.
+ */
+export class Deliverer {
+  private readonly agents: { http: http.Agent; https: https.Agent };
+  private readonly lookup: ReturnType<typeof guardedLookup>;
+
+  constructor(policy: DestinationPolicy, private readonly timeoutMs: number, maxSockets = 256) {
+    this.agents = {
+      http: new http.Agent({ keepAlive: true, maxSockets }),
+      https: new https.Agent({ keepAlive: true, maxSockets }),
+    };
+    this.lookup = guardedLookup(policy);
+  }
+
+  post(url: string, headers: Record<string, string>, body: string, signal?: AbortSignal): Promise<AttemptResult> {
+    const started = performance.now();
+    const target = new URL(url);
+    const tls = target.protocol === 'https:';
+    return new Promise((resolve) => {
+      let settled = false;
+      const finish = (statusCode: number | null, response: string, error: string | null) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve({ statusCode, durationMs: Math.round(performance.now() - started), response, error });
+      };
+      const req = (tls ? https : http).request(target, {
+        method: 'POST',
+        agent: tls ? this.agents.https : this.agents.http,
+        lookup: this.lookup,
+        headers: {
+          ...headers,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          'user-agent': 'Latchkey-Webhooks/1.0',
+        },
+      });
+      const timer = setTimeout(() => req.destroy(new Error(`timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
+      const onAbort = () => req.destroy(new Error('delivery stopped (the server is shutting down)'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      req.on('error', (err: NodeJS.ErrnoException) => finish(null, '', describe(err)));
+      req.on('response', (res) => {
+        const kept: Buffer[] = [];
+        let keptBytes = 0;
+        let read = 0;
+        const answer = () => finish(res.statusCode ?? null, Buffer.concat(kept).toString('utf8'), null);
+        res.on('data', (chunk: Buffer) => {
+          if (keptBytes < RESPONSE_KEPT) {
+            const part = chunk.subarray(0, RESPONSE_KEPT - keptBytes);
+            kept.push(part);
+            keptBytes += part.length;
+          }
+          read += chunk.length;
+          if (read > RESPONSE_READ_LIMIT) {
+            answer();
+            res.destroy();
+          }
+        });
+        res.on('end', answer);
+        // A reset after the status line still counts as the answer the status says.
+        res.on('error', answer);
+        res.on('aborted', answer);
+      });
+      req.end(body);
+    });
+  }
+
+  close(): void {
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+}
+
+/** A short reason for the operator's view; never the request, which is signed. */
+function describe(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ECONNREFUSED': return 'connection refused';
+    case 'ECONNRESET': return 'connection reset';
+    case 'ENOTFOUND': return 'host not found';
+    case 'EAI_AGAIN': return 'DNS lookup failed (temporary)';
+    case 'ETIMEDOUT': return 'connection timed out';
+    case 'EHOSTUNREACH': return 'host unreachable';
+    default: return err.message;
+  }
+}
