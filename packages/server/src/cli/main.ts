@@ -15,6 +15,9 @@ import { preparePasswordStrength } from '../passwords/strength.js';
 import { openStorage, type Storage } from '../storage/database.js';
 import { createUserSchema } from '../users/schemas.js';
 import { createUser } from '../users/users.js';
+import {
+  createEndpoint, createEndpointSchema, deleteEndpoint, endpointEventTypes, listEndpoints, rotateSecret, type EndpointDeps,
+} from '../webhooks/endpoints.js';
 
 const HELP = `latchkey: self-hosted auth server
 
@@ -25,6 +28,12 @@ Usage:
                                  until the last token it signed has expired
   latchkey users create --email <address> [--password <pw>] [--first-name <n>]
                         [--last-name <n>] [--username <u>]
+  latchkey webhooks create --url <url> [--events user.created,user.deleted,…]
+                           [--description <text>] [--rate-limit <per second>]
+  latchkey webhooks list
+  latchkey webhooks rotate-secret <endpoint id>
+                                 new secret now; the old one keeps signing for 24 h
+  latchkey webhooks delete <endpoint id>
   latchkey print-config          print the env vars an app needs (incl. CLERK_JWT_KEY)
 
 Configuration comes from the environment: see README.md.`;
@@ -133,6 +142,62 @@ async function usersCreate(config: Config, args: string[]): Promise<void> {
   });
 }
 
+/** Endpoint changes from the CLI are audited as the operator's. */
+const OPERATOR = { type: 'operator' as const };
+
+function endpointDeps(config: Config, storage: Storage, boot: BootstrapResult): EndpointDeps {
+  return {
+    db: storage.db, clock: systemClock, encryptionKey: config.encryptionKey,
+    policy: { allowPrivate: config.webhooks.allowPrivate, allowLoopback: boot.instance.environment === 'development' },
+  };
+}
+
+async function webhooks(config: Config, sub: string | undefined, args: string[]): Promise<void> {
+  switch (sub) {
+    case 'create': {
+      const { values } = parseArgs({ args, options: {
+        url: { type: 'string' }, events: { type: 'string' }, description: { type: 'string' }, 'rate-limit': { type: 'string' },
+      } });
+      const input = validate(createEndpointSchema, {
+        url: values.url,
+        events: values.events?.split(',').map((t) => t.trim()).filter(Boolean),
+        description: values.description,
+        rate_limit: values['rate-limit'] === undefined ? undefined : Number(values['rate-limit']),
+      });
+      return withStorage(config, async (storage, boot) => {
+        const { endpoint, secret } = await createEndpoint(endpointDeps(config, storage, boot), input, OPERATOR);
+        process.stdout.write(`Created ${endpoint.id} → ${endpoint.url}\nSigning secret (verify deliveries with it): ${secret}\n`);
+      });
+    }
+    case 'list':
+      return withStorage(config, async ({ db }) => {
+        const rows = await listEndpoints(db);
+        if (rows.length === 0) process.stdout.write('No webhook endpoints.\n');
+        for (const e of rows) {
+          const types = endpointEventTypes(e.event_types);
+          const state = e.enabled ? 'enabled' : `disabled (${e.disabled_reason ?? 'operator'})`;
+          process.stdout.write(`${e.id}  ${e.url}  ${state}  events: ${types.length ? types.join(',') : 'all'}\n`);
+        }
+      });
+    case 'rotate-secret':
+    case 'delete': {
+      const id = args[0];
+      if (!id) throw new UsageError(`latchkey webhooks ${sub} <endpoint id>`);
+      return withStorage(config, async (storage, boot) => {
+        const deps = endpointDeps(config, storage, boot);
+        if (sub === 'delete') {
+          await deleteEndpoint(deps, id, OPERATOR);
+          process.stdout.write(`Deleted ${id} and its messages.\n`);
+        } else {
+          const { secret } = await rotateSecret(deps, id, OPERATOR);
+          process.stdout.write(`New signing secret for ${id}: ${secret}\nThe previous secret keeps signing beside it for 24 h.\n`);
+        }
+      });
+    }
+  }
+  throw new UsageError(`Unknown command: webhooks ${sub ?? ''}\n\n${HELP}`);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, sub, ...rest] = argv;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
@@ -153,6 +218,8 @@ async function main(argv: string[]): Promise<void> {
     case 'users':
       if (sub === 'create') return usersCreate(config, rest);
       break;
+    case 'webhooks':
+      return webhooks(config, sub, rest);
   }
   throw new UsageError(`Unknown command: ${argv.join(' ')}\n\n${HELP}`);
 }

@@ -256,9 +256,60 @@ describe('latchkey CLI (built, SQLite)', () => {
     expect((createPublicKey(printed.CLERK_JWT_KEY!).export({ format: 'jwk' }) as { n: string }).n).toBe(jwk.n);
   });
 
+  it('webhooks create / list / rotate-secret / delete manage endpoints, audited as the operator', async () => {
+    const { dataDir, env } = workspace();
+    const created = await cli(['webhooks', 'create', '--url', 'http://127.0.0.1:9/hooks', '--events', 'user.created,user.deleted',
+      '--description', 'app sync', '--rate-limit', '50'], env);
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+    const [, id, secret] = /Created (ep_\w+) .*\n.*(whsec_[A-Za-z0-9+/=]+)/.exec(created.stdout) ?? [];
+    expect(id, created.stdout).toBeDefined();
+    expect(Buffer.from(secret!.slice('whsec_'.length), 'base64')).toHaveLength(24);
+
+    const listed = await cli(['webhooks', 'list'], env);
+    expect(listed.stdout).toContain(`${id}  http://127.0.0.1:9/hooks  enabled  events: user.created,user.deleted`);
+
+    const rotated = await cli(['webhooks', 'rotate-secret', id!], env);
+    expect(rotated.code).toBe(0);
+    const newSecret = /(whsec_\S+)/.exec(rotated.stdout)![1];
+    expect(newSecret).not.toBe(secret);
+    const db = openDb(dataDir);
+    const row = db.prepare('select previous_secret, rate_limit, description from webhook_endpoints where id = ?').get(id) as
+      { previous_secret: string; rate_limit: number; description: string };
+    expect(row).toEqual({ previous_secret: secret, rate_limit: 50, description: 'app sync' });
+    db.close();
+
+    expect((await cli(['webhooks', 'delete', id!], env)).code).toBe(0);
+    expect(count(dataDir, 'select count(*) as n from webhook_endpoints')).toBe(0);
+    const again = await cli(['webhooks', 'delete', id!], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('Webhook endpoint not found');
+    const audited = openDb(dataDir);
+    const types = (audited.prepare("select type from audit_logs where actor_type = 'operator' order by sequence").all() as { type: string }[]).map((r) => r.type);
+    audited.close();
+    expect(types).toEqual(['webhook_endpoint.created', 'webhook_endpoint.secret_rotated', 'webhook_endpoint.deleted']);
+  });
+
+  it('webhooks create refuses a bad URL or event type with exit 1 and a message naming the field, creating nothing', async () => {
+    const { dataDir, env } = workspace();
+    const cases: [string[], RegExp][] = [
+      [['--url', 'ftp://example.com/x'], /url: must use http:\/\/ or https:\/\//],
+      [['--url', 'https://user:pw@example.com/x'], /url: must not carry credentials/],
+      [['--url', 'http://169.254.169.254/latest'], /url resolves to a metadata address/],
+      [['--url', 'https://example.com/x', '--events', 'user.exploded'], /events\.0: Invalid option/],
+      [[], /url must be included/],
+    ];
+    for (const [args, message] of cases) {
+      const run = await cli(['webhooks', 'create', ...args], env);
+      expect(run.code, args.join(' ')).toBe(1);
+      expect(run.stderr).toMatch(message);
+    }
+    expect(count(dataDir, 'select count(*) as n from webhook_endpoints')).toBe(0);
+  });
+
   it('an unknown command exits 2 with usage; help exits 0', async () => {
     const { env } = workspace();
-    for (const args of [['frobnicate'], ['keys', 'spin'], ['keys'], ['users', 'delete'], ['users']]) {
+    for (const args of [['frobnicate'], ['keys', 'spin'], ['keys'], ['users', 'delete'], ['users'], ['webhooks', 'frob']]) {
       const run = await cli(args, env);
       expect(run.code, args.join(' ')).toBe(2);
       expect(run.stderr).toContain(`Unknown command: ${args.join(' ')}`);
