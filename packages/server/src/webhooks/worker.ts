@@ -48,6 +48,8 @@ export class DeliveryWorker {
   private again = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly pollMs: number;
+  /** Queue steps failed in a row (the database is away): polls back off and the log is not flooded. */
+  private failures = 0;
 
   constructor(private readonly o: WorkerOptions) {
     this.pollMs = o.pollMs ?? 250;
@@ -69,11 +71,12 @@ export class DeliveryWorker {
     this.busy = this.tick().finally(() => {
       this.busy = undefined;
       if (!this.running) return;
-      if (this.again) {
+      if (this.again && this.failures === 0) {
         this.again = false;
         setImmediate(() => this.poke());
       } else {
-        this.timer = setTimeout(() => this.poke(), this.pollMs);
+        this.again = false;
+        this.timer = setTimeout(() => this.poke(), Math.min(this.pollMs * 2 ** this.failures, 5_000));
       }
     });
   }
@@ -97,11 +100,13 @@ export class DeliveryWorker {
       const claimed = await claimDue(this.o.db, this.o.dialect, {
         owner: this.owner, now, leaseUntil: now + this.o.timeoutMs + DeliveryWorker.LEASE_MARGIN_MS, limit: free,
       });
+      this.failures = 0;
       if (claimed.length === 0) return;
       if (claimed.length === free) this.again = true;
       await this.dispatch(claimed, now);
     } catch (err) {
-      this.o.logger.warn({ err }, 'webhook delivery: queue step failed; trying again shortly');
+      this.failures = Math.min(this.failures + 1, 10);
+      if (this.failures === 1) this.o.logger.warn({ err }, 'webhook delivery: queue step failed; retrying with back-off');
     }
   }
 
