@@ -41,10 +41,19 @@ const RESERVED = blockList([
   ['::', 128, 'ipv6'], ['ff00::', 8, 'ipv6'], ['64:ff9b::', 96, 'ipv6'], ['2001:db8::', 32, 'ipv6'],
 ]);
 
-/** `::ffff:10.0.0.1` is 10.0.0.1: classify IPv4-mapped IPv6 addresses as the IPv4 they carry. */
+/**
+ * `::ffff:10.0.0.1` is 10.0.0.1: classify IPv4-mapped IPv6 addresses as the IPv4
+ * they carry, in either spelling (`new URL` rewrites the dotted one as `::ffff:a00:1`).
+ */
 function unmapped(address: string): string {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  return m ? m[1]! : address.toLowerCase();
+  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (dotted) return dotted[1]!;
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
+  if (hex) {
+    const [hi, lo] = [parseInt(hex[1]!, 16), parseInt(hex[2]!, 16)];
+    return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
+  }
+  return address.toLowerCase();
 }
 
 export function classifyAddress(raw: string): AddressClass {
