@@ -1,7 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
+import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { guardedLookup, type DestinationPolicy } from './destination.js';
+import { guardedLookup, refusal, type DestinationPolicy } from './destination.js';
 
 export interface AttemptResult {
   /** The HTTP status, or null when no answer came. */
@@ -20,12 +21,13 @@ const RESPONSE_READ_LIMIT = 64 * 1024;
 /**
  * POSTs webhook bodies. Connections are kept alive per host; every connection
  * goes through guardedLookup, so the address policy holds at connect time.
+ * Node skips `lookup` for IP-literal hosts, so those are checked here.
  */
 export class Deliverer {
   private readonly agents: { http: http.Agent; https: https.Agent };
   private readonly lookup: ReturnType<typeof guardedLookup>;
 
-  constructor(policy: DestinationPolicy, private readonly timeoutMs: number, maxSockets = 256) {
+  constructor(private readonly policy: DestinationPolicy, private readonly timeoutMs: number, maxSockets = 256) {
     this.agents = {
       http: new http.Agent({ keepAlive: true, maxSockets }),
       https: new https.Agent({ keepAlive: true, maxSockets }),
@@ -37,6 +39,10 @@ export class Deliverer {
     const started = performance.now();
     const target = new URL(url);
     const tls = target.protocol === 'https:';
+    // An endpoint saved under a looser policy (a development instance, ALLOW_PRIVATE since turned off) is refused now.
+    const literal = target.hostname.replace(/^\[|\]$/g, '');
+    const why = isIP(literal) ? refusal(literal, this.policy) : undefined;
+    if (why) return Promise.resolve({ statusCode: null, durationMs: 0, response: '', error: `refused: ${literal} ${why}` });
     return new Promise((resolve) => {
       let settled = false;
       const finish = (statusCode: number | null, response: string, error: string | null) => {
