@@ -26,13 +26,13 @@ const EVENT_ORDER_LOCK = 7_241_105_338;
  */
 export async function recordEvent(db: Db, now: number, type: EventType, data: object, userId: string | null): Promise<void> {
   const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
-  if (postgres) {
-    await sql`select pg_advisory_xact_lock(${EVENT_ORDER_LOCK}), pg_notify(${EVENTS_CHANNEL}, '')`.execute(db);
-  }
+  if (postgres) await sql`select pg_advisory_xact_lock(${EVENT_ORDER_LOCK})`.execute(db);
   const id = newId('evt', now);
   const { sequence } = await db.insertInto('events')
     .values({ id, type, data: JSON.stringify(data), user_id: userId, created_at: now })
     .returning('sequence').executeTakeFirstOrThrow();
-  await enqueueDeliveries(db, { sequence: Number(sequence), id, type, userId }, now);
-  if (!postgres) announceEvents();
+  const queued = await enqueueDeliveries(db, { sequence: Number(sequence), id, type, userId }, now);
+  if (queued === 0) return;
+  if (postgres) await sql`select pg_notify(${EVENTS_CHANNEL}, '')`.execute(db);
+  else announceEvents();
 }

@@ -86,7 +86,11 @@ const pgTypes = {
 };
 
 function openPostgres(url: string): Storage {
-  const pool = new pg.Pool({ connectionString: url, max: 10, types: pgTypes as pg.CustomTypesConfig });
+  // Timeouts so a half-open connection (a failover, a dropped NAT entry) fails a query instead of hanging it forever.
+  const pool = new pg.Pool({
+    connectionString: url, max: 10, types: pgTypes as pg.CustomTypesConfig,
+    keepAlive: true, statement_timeout: 60_000, query_timeout: 65_000, connectionTimeoutMillis: 30_000,
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', listen: (channel, fn, onError) => listenPostgres(url, channel, fn, onError), close: () => db.destroy() };
 }
@@ -95,22 +99,27 @@ function listenPostgres(url: string, channel: string, onNotify: () => void, onEr
   let client: pg.Client | undefined;
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
+  // Reported once per outage, not at every reconnection attempt.
+  let healthy = true;
+  const failed = (c: pg.Client, err: Error) => {
+    if (stopped) return;
+    if (healthy) onError(err);
+    healthy = false;
+    reconnect(c);
+  };
   const connect = async () => {
-    const c = new pg.Client({ connectionString: url });
+    const c = new pg.Client({ connectionString: url, keepAlive: true });
     client = c;
     c.on('notification', (n) => n.channel === channel && onNotify());
-    c.on('error', (err) => {
-      onError(err);
-      reconnect(c);
-    });
+    c.on('error', (err) => failed(c, err));
     try {
       await c.connect();
       await c.query(`LISTEN ${channel}`);
+      healthy = true;
       // Events committed while nobody listened are waiting in the queue.
       onNotify();
     } catch (err) {
-      onError(err as Error);
-      reconnect(c);
+      failed(c, err as Error);
     }
   };
   const reconnect = (c: pg.Client) => {

@@ -220,6 +220,8 @@ export interface WebhookMessageTable {
   /** The user the event is about (or the event id): one key's messages go out in order. */
   order_key: string;
   status: WebhookMessageStatus;
+  /** 1 for the pending message of its chain (endpoint, order_key) that goes next; the claim looks at heads only. */
+  is_head: number;
   attempts: number;
   next_attempt_at: number;
   /** The worker delivering it now; the lease lapses at `lease_until` if that worker dies. */
@@ -243,8 +245,6 @@ export interface WebhookAttemptTable {
   /** The first 1 KiB of the response body. */
   response: string;
   error: string | null;
-  /** 'scheduled' or 'replay'. */
-  trigger: string;
 }
 
 export interface AuditLogTable {

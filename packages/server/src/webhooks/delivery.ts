@@ -35,38 +35,69 @@ export class Deliverer {
     this.lookup = guardedLookup(policy);
   }
 
-  post(url: string, headers: Record<string, string>, body: string, signal?: AbortSignal): Promise<AttemptResult> {
+  /**
+   * One attempt. Never rejects: every failure becomes an AttemptResult with the reason.
+   * `timeoutMs` (at most the configured timeout) lets the caller end the attempt before its lease does.
+   */
+  async post(url: string, headers: Record<string, string>, body: string,
+    opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<AttemptResult> {
     const started = performance.now();
-    const target = new URL(url);
-    const tls = target.protocol === 'https:';
-    // An endpoint saved under a looser policy (a development instance, ALLOW_PRIVATE since turned off) is refused now.
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      return { statusCode: null, durationMs: 0, response: '', error: 'the endpoint URL is not valid' };
+    }
+    // Node skips `lookup` for IP-literal hosts, and an endpoint saved under a looser
+    // policy (a development instance, ALLOW_PRIVATE since turned off) must be refused now.
     const literal = target.hostname.replace(/^\[|\]$/g, '');
     const why = isIP(literal) ? refusal(literal, this.policy) : undefined;
-    if (why) return Promise.resolve({ statusCode: null, durationMs: 0, response: '', error: `refused: ${literal} ${why}` });
+    if (why) return { statusCode: null, durationMs: 0, response: '', error: `refused: ${literal} ${why}` };
+    const timeoutMs = Math.max(1, Math.min(this.timeoutMs, opts.timeoutMs ?? this.timeoutMs));
+    let result = await this.once(target, headers, body, timeoutMs, opts.signal);
+    // A kept-alive connection the receiver had already closed fails at once: that says
+    // nothing about the receiver, so the attempt goes again on a fresh connection.
+    if (result.staleSocket && !opts.signal?.aborted) {
+      result = await this.once(target, headers, body, Math.max(1, timeoutMs - (performance.now() - started)), opts.signal);
+    }
+    return { statusCode: result.statusCode, durationMs: Math.round(performance.now() - started),
+      response: storable(result.response), error: result.error === null ? null : storable(result.error) };
+  }
+
+  private once(target: URL, headers: Record<string, string>, body: string, timeoutMs: number, signal: AbortSignal | undefined):
+    Promise<Omit<AttemptResult, 'durationMs'> & { staleSocket: boolean }> {
+    const tls = target.protocol === 'https:';
     return new Promise((resolve) => {
       let settled = false;
-      const finish = (statusCode: number | null, response: string, error: string | null) => {
+      const finish = (statusCode: number | null, response: string, error: string | null, staleSocket = false) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        resolve({ statusCode, durationMs: Math.round(performance.now() - started), response, error });
+        resolve({ statusCode, response, error, staleSocket });
       };
-      const req = (tls ? https : http).request(target, {
-        method: 'POST',
-        agent: tls ? this.agents.https : this.agents.http,
-        lookup: this.lookup,
-        headers: {
-          ...headers,
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          'user-agent': 'Latchkey-Webhooks/1.0',
-        },
-      });
-      const timer = setTimeout(() => req.destroy(new Error(`timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
+      let req: http.ClientRequest;
+      try {
+        req = (tls ? https : http).request(target, {
+          method: 'POST',
+          agent: tls ? this.agents.https : this.agents.http,
+          lookup: this.lookup,
+          headers: {
+            ...headers,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            'user-agent': 'Latchkey-Webhooks/1.0',
+          },
+        });
+      } catch (err) {
+        return resolve({ statusCode: null, response: '', error: (err as Error).message, staleSocket: false });
+      }
+      const timer = setTimeout(() => req.destroy(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
       const onAbort = () => req.destroy(new Error('delivery stopped (the server is shutting down)'));
+      if (signal?.aborted) onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('error', (err: NodeJS.ErrnoException) => finish(null, '', describe(err)));
+      req.on('error', (err: NodeJS.ErrnoException) =>
+        finish(null, '', describe(err), req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')));
       req.on('response', (res) => {
         const kept: Buffer[] = [];
         let keptBytes = 0;
@@ -97,6 +128,14 @@ export class Deliverer {
     this.agents.http.destroy();
     this.agents.https.destroy();
   }
+}
+
+/**
+ * Text from a receiver as the database can keep it: PostgreSQL text cannot hold
+ * NUL, and one binary answer must not stop the queue (settling it would fail).
+ */
+function storable(text: string): string {
+  return text.includes('\0') ? text.replaceAll('\0', '\uFFFD') : text;
 }
 
 /** A short reason for the operator's view; never the request, which is signed. */

@@ -29,11 +29,16 @@ const CLASSES: [string, AddressClass][] = [
   ['192.168.1.1', 'private'], ['100.64.0.1', 'private'], ['100.127.255.255', 'private'],
   ['fc00::1', 'private'], ['fd12:3456::1', 'private'], ['::ffff:10.0.0.1', 'private'], ['::ffff:a00:1', 'private'],
   ['::ffff:192.168.0.1', 'private'],
-  // reserved: "this network", benchmarking, multicast, class E, unspecified, NAT64, documentation
+  // IPv6 forms that carry an IPv4 address are the address they carry (NAT64, translated, compatible)
+  ['64:ff9b::a00:1', 'private'], ['64:ff9b::808:808', 'public'], ['64:ff9b::a9fe:a9fe', 'metadata'],
+  ['::ffff:0:10.0.0.1', 'private'], ['::10.0.0.1', 'private'], ['::7f00:1', 'loopback'],
+  // Azure's wire server, and IPv6 site-local
+  ['168.63.129.16', 'metadata'], ['fec0::1', 'private'],
+  // reserved: "this network", benchmarking, multicast, class E, unspecified, local-use NAT64, documentation
   ['0.0.0.0', 'reserved'], ['0.1.2.3', 'reserved'], ['192.0.0.8', 'reserved'], ['198.18.0.1', 'reserved'],
   ['198.19.255.255', 'reserved'], ['224.0.0.1', 'reserved'], ['239.255.255.250', 'reserved'],
   ['240.0.0.1', 'reserved'], ['255.255.255.255', 'reserved'], ['::', 'reserved'], ['ff02::1', 'reserved'],
-  ['64:ff9b::a00:1', 'reserved'], ['2001:db8::1', 'reserved'],
+  ['64:ff9b:1::1', 'reserved'], ['2001:db8::1', 'reserved'],
 ];
 
 describe('classifyAddress', () => {

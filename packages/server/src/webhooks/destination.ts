@@ -26,34 +26,51 @@ function blockList(entries: [string, number, 'ipv4' | 'ipv6'][]): BlockList {
   return list;
 }
 
-// Cloud metadata services: AWS/GCP/Azure/OpenStack (169.254.169.254), AWS IPv6, Alibaba.
-const METADATA = new Set(['169.254.169.254', 'fd00:ec2::254', '100.100.100.200']);
+// Cloud metadata services: AWS/GCP/Azure/OpenStack (169.254.169.254), AWS IPv6, Alibaba, Azure's wire server.
+const METADATA = new Set(['169.254.169.254', 'fd00:ec2::254', '100.100.100.200', '168.63.129.16']);
 const LOOPBACK = blockList([['127.0.0.0', 8, 'ipv4'], ['::1', 128, 'ipv6']]);
 const LINK_LOCAL = blockList([['169.254.0.0', 16, 'ipv4'], ['fe80::', 10, 'ipv6']]);
 const PRIVATE = blockList([
   ['10.0.0.0', 8, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'],
   ['100.64.0.0', 10, 'ipv4'], // carrier-grade NAT
   ['fc00::', 7, 'ipv6'], // unique local
+  ['fec0::', 10, 'ipv6'], // site-local (deprecated, still routed by some networks)
 ]);
 const RESERVED = blockList([
   ['0.0.0.0', 8, 'ipv4'], ['192.0.0.0', 24, 'ipv4'], ['198.18.0.0', 15, 'ipv4'],
   ['224.0.0.0', 4, 'ipv4'], ['240.0.0.0', 4, 'ipv4'],
-  ['::', 128, 'ipv6'], ['ff00::', 8, 'ipv6'], ['64:ff9b::', 96, 'ipv6'], ['2001:db8::', 32, 'ipv6'],
+  ['::', 128, 'ipv6'], ['ff00::', 8, 'ipv6'], ['2001:db8::', 32, 'ipv6'],
+  ['64:ff9b:1::', 48, 'ipv6'], // local-use NAT64: may reach anything behind the translator
 ]);
 
+/** The eight 16-bit groups of an IPv6 address (which may end in a dotted IPv4). */
+function groups(v6: string): number[] {
+  let text = v6.toLowerCase();
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const parse = (part: string | undefined) => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
+  const [h, t] = [parse(head), parse(tail)];
+  return tail === undefined ? h : [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
+}
+
 /**
- * `::ffff:10.0.0.1` is 10.0.0.1: classify IPv4-mapped IPv6 addresses as the IPv4
- * they carry, in either spelling (`new URL` rewrites the dotted one as `::ffff:a00:1`).
+ * IPv6 forms that carry an IPv4 address are classed as that address:
+ * IPv4-mapped `::ffff:a.b.c.d` (in either spelling: `new URL` writes `::ffff:a00:1`),
+ * IPv4-translated `::ffff:0:a.b.c.d`, IPv4-compatible `::a.b.c.d`, and NAT64 `64:ff9b::a.b.c.d`.
  */
 function unmapped(address: string): string {
-  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (dotted) return dotted[1]!;
-  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
-  if (hex) {
-    const [hi, lo] = [parseInt(hex[1]!, 16), parseInt(hex[2]!, 16)];
-    return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
-  }
-  return address.toLowerCase();
+  if (isIP(address) !== 6) return address;
+  const g = groups(address);
+  const zeros = (n: number) => g.slice(0, n).every((x) => x === 0);
+  const carries = (zeros(5) && (g[5] === 0xffff || (g[5] === 0 && (g[6] !== 0 || g[7]! > 1))))
+    || (zeros(4) && g[4] === 0xffff && g[5] === 0)
+    || (g[0] === 0x64 && g[1] === 0xff9b && g.slice(2, 6).every((x) => x === 0));
+  if (!carries) return address.toLowerCase();
+  return [g[6]! >> 8, g[6]! & 255, g[7]! >> 8, g[7]! & 255].join('.');
 }
 
 export function classifyAddress(raw: string): AddressClass {

@@ -8,6 +8,7 @@ import { seal, unseal } from '../keys/sealing.js';
 import type { Db } from '../storage/database.js';
 import type { WebhookEndpointTable } from '../storage/schema.js';
 import { destinationProblem, urlProblem, type DestinationPolicy } from './destination.js';
+import { failWaitingMessages } from './queue.js';
 import { newSecret } from './signing.js';
 
 /** How long the secret before a rotation keeps signing, so receivers can switch without losing a delivery. */
@@ -100,7 +101,8 @@ export async function updateEndpoint(d: EndpointDeps, id: string, patch: UpdateE
     const current = await getEndpoint(trx, id);
     const now = d.clock.now();
     const set: Partial<WebhookEndpointTable> = { updated_at: Math.max(now, current.updated_at + 1) };
-    if (patch.url !== undefined) set.url = patch.url;
+    // A new URL is a new receiver: its failure history starts over.
+    if (patch.url !== undefined && patch.url !== current.url) Object.assign(set, { url: patch.url, failing_since: null });
     if (patch.description !== undefined) set.description = patch.description;
     if (patch.events !== undefined) set.event_types = JSON.stringify(patch.events);
     if (patch.rate_limit !== undefined) set.rate_limit = patch.rate_limit;
@@ -109,6 +111,7 @@ export async function updateEndpoint(d: EndpointDeps, id: string, patch: UpdateE
       Object.assign(set, { enabled: 1, disabled_reason: null, disabled_at: null, failing_since: null });
     } else if (patch.enabled === false && current.enabled) {
       Object.assign(set, { enabled: 0, disabled_reason: 'operator', disabled_at: now });
+      await failWaitingMessages(trx, id, now);
     }
     await trx.updateTable('webhook_endpoints').set(set).where('id', '=', id).execute();
     await recordAudit(trx, now, { type: 'webhook_endpoint.updated', actor, target: { type: 'webhook_endpoint', id }, data: patch });
@@ -116,10 +119,24 @@ export async function updateEndpoint(d: EndpointDeps, id: string, patch: UpdateE
   });
 }
 
+const DELETE_BATCH = 1000;
+
+/**
+ * Deletes an endpoint with its messages and attempts, in steps: first it stops
+ * receiving (disabled), then its history goes a batch at a time, then the row.
+ * One big cascading delete would hold locks that event-writing transactions
+ * (sign-ups, sign-ins) queue behind.
+ */
 export async function deleteEndpoint(d: EndpointDeps, id: string, actor: Actor): Promise<void> {
+  const current = await getEndpoint(d.db, id);
+  await d.db.updateTable('webhook_endpoints').set({ enabled: 0 }).where('id', '=', id).execute();
+  for (;;) {
+    const res = await d.db.deleteFrom('webhook_messages').where('id', 'in', (eb) =>
+      eb.selectFrom('webhook_messages').select('id').where('endpoint_id', '=', id).limit(DELETE_BATCH)).executeTakeFirst();
+    if (Number(res.numDeletedRows) < DELETE_BATCH) break;
+  }
   await d.db.transaction().execute(async (trx) => {
-    const current = await getEndpoint(trx, id);
-    // Its messages and attempts go with it (ON DELETE CASCADE).
+    // Messages queued since the batches went with it (ON DELETE CASCADE).
     await trx.deleteFrom('webhook_endpoints').where('id', '=', id).execute();
     await recordAudit(trx, d.clock.now(), { type: 'webhook_endpoint.deleted', actor, target: { type: 'webhook_endpoint', id },
       data: { url: current.url } });

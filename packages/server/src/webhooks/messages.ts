@@ -1,3 +1,4 @@
+import { recordAudit, type Actor } from '../audit/audit-log.js';
 import type { Clock } from '../clock/clock.js';
 import { LatchkeyError, notFound } from '../errors/latchkey-error.js';
 import type { StoredEvent } from '../events/feed.js';
@@ -5,6 +6,7 @@ import type { Db } from '../storage/database.js';
 import type { WebhookAttemptTable, WebhookMessageStatus, WebhookMessageTable } from '../storage/schema.js';
 import { getEndpoint, endpointEventTypes } from './endpoints.js';
 import { newMessage } from './fanout.js';
+import { repairHeads } from './queue.js';
 
 /** The operator's views of delivery: messages, attempts, replay and recovery. */
 
@@ -38,10 +40,12 @@ export async function messageDetail(db: Db, id: string):
  * Sends a message again with the same id (svix-id), on a fresh retry schedule.
  * A message still pending is already on its way: it is only hurried.
  */
-export async function replayMessage(db: Db, clock: Clock, id: string): Promise<WebhookMessageTable> {
+export async function replayMessage(db: Db, clock: Clock, id: string, actor: Actor): Promise<WebhookMessageTable> {
   return db.transaction().execute(async (trx) => {
     const m = await getMessage(trx, id);
     const now = clock.now();
+    await recordAudit(trx, now, { type: 'webhook_message.replayed', actor, target: { type: 'webhook_message', id },
+      data: { endpoint_id: m.endpoint_id, status_before: m.status } });
     const exists = await trx.selectFrom('events').select('sequence').where('sequence', '=', m.event_sequence).executeTakeFirst();
     if (!exists) {
       throw new LatchkeyError('unprocessable', 'event_expired', 'event no longer retained',
@@ -52,23 +56,30 @@ export async function replayMessage(db: Db, clock: Clock, id: string): Promise<W
         .where('status', '=', 'pending').execute();
     } else {
       await trx.updateTable('webhook_messages')
-        .set({ status: 'pending', attempts: 0, next_attempt_at: now, lease_owner: null, lease_until: 0, updated_at: now })
+        .set({ status: 'pending', is_head: 0, attempts: 0, next_attempt_at: now, lease_owner: null, lease_until: 0, updated_at: now })
         .where('id', '=', id).execute();
+      await repairHeads(trx, m.endpoint_id);
     }
     return getMessage(trx, id);
   });
 }
 
 /** Puts every failed message of the endpoint created since `since` back on a fresh schedule. */
-export async function replayFailed(db: Db, clock: Clock, endpointId: string, since: number): Promise<number> {
+export async function replayFailed(db: Db, clock: Clock, endpointId: string, since: number, actor: Actor): Promise<number> {
   await getEndpoint(db, endpointId);
-  const now = clock.now();
-  const res = await db.updateTable('webhook_messages')
-    .set({ status: 'pending', attempts: 0, next_attempt_at: now, lease_owner: null, lease_until: 0, updated_at: now })
-    .where('endpoint_id', '=', endpointId).where('status', '=', 'failed').where('created_at', '>=', since)
-    .where((eb) => eb.exists(eb.selectFrom('events').select('sequence').whereRef('events.sequence', '=', 'webhook_messages.event_sequence')))
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows);
+  return db.transaction().execute(async (trx) => {
+    const now = clock.now();
+    const res = await trx.updateTable('webhook_messages')
+      .set({ status: 'pending', is_head: 0, attempts: 0, next_attempt_at: now, lease_owner: null, lease_until: 0, updated_at: now })
+      .where('endpoint_id', '=', endpointId).where('status', '=', 'failed').where('created_at', '>=', since)
+      .where((eb) => eb.exists(eb.selectFrom('events').select('sequence').whereRef('events.sequence', '=', 'webhook_messages.event_sequence')))
+      .executeTakeFirst();
+    const replayed = Number(res.numUpdatedRows);
+    await repairHeads(trx, endpointId);
+    await recordAudit(trx, now, { type: 'webhook_endpoint.failed_replayed', actor, target: { type: 'webhook_endpoint', id: endpointId },
+      data: { since, replayed } });
+    return replayed;
+  });
 }
 
 const RECOVER_BATCH = 1000;
@@ -78,7 +89,7 @@ const RECOVER_BATCH = 1000;
  * but never got a message for (it was disabled, filtered differently, or
  * created later). Messages it already has are left alone: see replayFailed.
  */
-export async function recoverMissing(db: Db, clock: Clock, endpointId: string, since: number): Promise<number> {
+export async function recoverMissing(db: Db, clock: Clock, endpointId: string, since: number, actor: Actor): Promise<number> {
   const endpoint = await getEndpoint(db, endpointId);
   const types = endpointEventTypes(endpoint.event_types);
   let after = 0;
@@ -92,17 +103,23 @@ export async function recoverMissing(db: Db, clock: Clock, endpointId: string, s
       if (types.length) q = q.where('type', 'in', types as string[]);
       const rows = await q.orderBy('sequence').limit(RECOVER_BATCH).execute();
       const now = clock.now();
-      const messages = rows.map((e) => newMessage(endpointId, { sequence: Number(e.sequence), id: e.id, type: e.type, userId: e.user_id }, now));
+      const messages = rows.map((e) => newMessage(endpointId, { sequence: Number(e.sequence), id: e.id, type: e.type, userId: e.user_id }, now, false));
+      let inserted = 0;
       for (let i = 0; i < messages.length; i += 100) {
-        await trx.insertInto('webhook_messages').values(messages.slice(i, i + 100))
-          .onConflict((oc) => oc.columns(['endpoint_id', 'event_sequence']).doNothing()).execute();
+        const res = await trx.insertInto('webhook_messages').values(messages.slice(i, i + 100))
+          .onConflict((oc) => oc.columns(['endpoint_id', 'event_sequence']).doNothing()).executeTakeFirst();
+        inserted += Number(res.numInsertedOrUpdatedRows ?? 0);
       }
-      return rows;
+      await repairHeads(trx, endpointId);
+      return { rows, inserted };
     });
-    queued += batch.length;
-    if (batch.length < RECOVER_BATCH) return queued;
-    after = Number(batch.at(-1)!.sequence);
+    queued += batch.inserted;
+    if (batch.rows.length < RECOVER_BATCH) break;
+    after = Number(batch.rows.at(-1)!.sequence);
   }
+  await recordAudit(db, clock.now(), { type: 'webhook_endpoint.recovered', actor, target: { type: 'webhook_endpoint', id: endpointId },
+    data: { since, queued } });
+  return queued;
 }
 
 export function messageJson(m: WebhookMessageTable) {

@@ -11,34 +11,40 @@ export interface ClaimedMessage {
   id: string;
   endpoint_id: string;
   event_sequence: number;
+  order_key: string;
   attempts: number;
 }
 
 /**
- * Leases up to `limit` due messages to `owner` until `leaseUntil`. A message is
- * due when it is pending, its time has come, nobody holds a live lease on it,
- * its endpoint is enabled, and no earlier message of the same endpoint and
- * user is still pending: that last rule is what keeps one user's events in
- * order while other users' events flow. On PostgreSQL, FOR UPDATE SKIP LOCKED
- * lets instances claim side by side without waiting for or doubling each other.
+ * Leases up to `limit` due messages to `owner` until `leaseUntil`. Only the head
+ * of a chain (one endpoint's messages about one user) can be due, which is what
+ * keeps one user's events in order while other users' events flow. The head is
+ * also checked to be its chain's earliest pending message (one index probe per
+ * candidate), so a stray second head (after a replay) cannot overtake.
+ * On PostgreSQL, FOR UPDATE SKIP LOCKED lets instances claim side by side without
+ * waiting for or doubling each other. `skipEndpoints` are left alone this time
+ * (their share of slots is taken, or their rate limit is spent).
  */
-export async function claimDue(db: Db, dialect: Dialect, q: { owner: string; now: number; leaseUntil: number; limit: number }):
-  Promise<ClaimedMessage[]> {
-  const lock = dialect === 'postgres' ? sql`for update of m skip locked` : sql``;
+export async function claimDue(db: Db, dialect: Dialect,
+  q: { owner: string; now: number; leaseUntil: number; limit: number; skipEndpoints: string[] }): Promise<ClaimedMessage[]> {
+  const postgres = dialect === 'postgres';
+  // The plan must not depend on statistics: name the queue index on SQLite.
+  const from = postgres ? sql`webhook_messages m` : sql`webhook_messages m indexed by webhook_messages_due`;
+  const lock = postgres ? sql`for update of m skip locked` : sql``;
+  const skip = q.skipEndpoints.length ? sql`and m.endpoint_id not in (${sql.join(q.skipEndpoints)})` : sql``;
   const { rows } = await sql<ClaimedMessage>`
     update webhook_messages set lease_owner = ${q.owner}, lease_until = ${q.leaseUntil}
     where id in (
-      select m.id from webhook_messages m
+      select m.id from ${from}
       join webhook_endpoints e on e.id = m.endpoint_id and e.enabled = 1
-      where m.status = 'pending' and m.next_attempt_at <= ${q.now} and m.lease_until <= ${q.now}
-        and not exists (
-          select 1 from webhook_messages p
-          where p.status = 'pending' and p.endpoint_id = m.endpoint_id and p.order_key = m.order_key
-            and p.event_sequence < m.event_sequence)
+      where m.status = 'pending' and m.is_head = 1 and m.next_attempt_at <= ${q.now} and m.lease_until <= ${q.now} ${skip}
+        and m.event_sequence = (
+          select min(p.event_sequence) from webhook_messages p
+          where p.status = 'pending' and p.endpoint_id = m.endpoint_id and p.order_key = m.order_key)
       order by m.next_attempt_at, m.event_sequence
       limit ${q.limit}
       ${lock})
-    returning id, endpoint_id, event_sequence, attempts`.execute(db);
+    returning id, endpoint_id, event_sequence, order_key, attempts`.execute(db);
   return rows.map((r) => ({ ...r, event_sequence: Number(r.event_sequence) }));
 }
 
@@ -100,7 +106,6 @@ export async function settle(db: Db, owner: string, now: number, outcomes: Outco
       duration_ms: o.attempt.durationMs,
       response: o.attempt.response,
       error: o.attempt.error,
-      trigger: 'scheduled',
     }]));
     for (const part of chunks(attempts)) await trx.insertInto('webhook_attempts').values(part).execute();
 
@@ -139,8 +144,48 @@ export async function settle(db: Db, owner: string, now: number, outcomes: Outco
         updated_at: now,
       }).execute();
     }
+    await promoteNext(trx, mine.filter((o) => o.kind === 'delivered' || o.kind === 'failed').map((o) => o.message));
     for (const [id, change] of endpoints) await applyEndpointChange(trx, id, change, now);
   });
+}
+
+/** Once a chain's head is done (delivered or finally failed), its earliest pending message heads it. */
+async function promoteNext(trx: Db, done: ClaimedMessage[]): Promise<void> {
+  const chains = [...new Map(done.map((m) => [`${m.endpoint_id}\n${m.order_key}`, m])).values()];
+  for (const part of chunks(chains)) {
+    const pairs = sql.join(part.map((m) => sql`(cast(${m.endpoint_id} as text), cast(${m.order_key} as text))`));
+    await sql`update webhook_messages set is_head = 1 where is_head = 0 and id in (
+      select (select p.id from webhook_messages p
+              where p.status = 'pending' and p.endpoint_id = v.column1 and p.order_key = v.column2
+              order by p.event_sequence limit 1)
+      from (values ${pairs}) as v)`.execute(trx);
+  }
+}
+
+/**
+ * Gives every chain with pending messages but no head one: its earliest. Used
+ * after replays and recoveries (which make old messages pending again), and now
+ * and then by the worker as a safety net.
+ */
+export async function repairHeads(db: Db, endpointId?: string): Promise<number> {
+  const only = endpointId === undefined ? sql`` : sql`and m.endpoint_id = ${endpointId}`;
+  const { numAffectedRows } = await sql`update webhook_messages set is_head = 1 where id in (
+    select m.id from webhook_messages m
+    where m.status = 'pending' and m.is_head = 0 ${only}
+      and not exists (
+        select 1 from webhook_messages p
+        where p.status = 'pending' and p.endpoint_id = m.endpoint_id and p.order_key = m.order_key
+          and (p.is_head = 1 or p.event_sequence < m.event_sequence)))`.execute(db);
+  return Number(numAffectedRows ?? 0);
+}
+
+/**
+ * A disabled endpoint's waiting messages fail (replay_failed or recover bring them
+ * back once it is enabled again); those in flight finish as their answers say.
+ */
+export async function failWaitingMessages(trx: Db, endpointId: string, now: number): Promise<void> {
+  await trx.updateTable('webhook_messages').set({ status: 'failed', updated_at: now })
+    .where('endpoint_id', '=', endpointId).where('status', '=', 'pending').where('lease_until', '<=', now).execute();
 }
 
 async function applyEndpointChange(trx: Db, id: string, change: EndpointChange, now: number): Promise<void> {
@@ -149,6 +194,7 @@ async function applyEndpointChange(trx: Db, id: string, change: EndpointChange, 
       .set({ enabled: 0, disabled_reason: change.disable.reason, disabled_at: now, updated_at: now })
       .where('id', '=', id).where('enabled', '=', 1).executeTakeFirst();
     if (Number(res.numUpdatedRows) > 0) {
+      await failWaitingMessages(trx, id, now);
       await recordAudit(trx, now, {
         type: 'webhook_endpoint.disabled', actor: { type: 'system' }, target: { type: 'webhook_endpoint', id },
         data: { reason: change.disable.reason, detail: change.disable.detail },

@@ -1,14 +1,14 @@
-import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock/clock.js';
 import { eventBody } from '../events/feed.js';
 import type { Db, Dialect } from '../storage/database.js';
 import type { WebhookEndpointTable } from '../storage/schema.js';
-import type { Deliverer, AttemptResult } from './delivery.js';
+import type { AttemptResult, Deliverer } from './delivery.js';
 import { signingSecrets } from './endpoints.js';
 import {
-  claimDue, endpointsById, eventsBySequence, settle, type ClaimedMessage, type EndpointChange, type Outcome,
+  claimDue, endpointsById, eventsBySequence, repairHeads, settle, type ClaimedMessage, type EndpointChange, type Outcome,
 } from './queue.js';
 import { DISABLE_AFTER_FAILING_MS, retryDelay } from './schedule.js';
 import { signedHeaders } from './signing.js';
@@ -29,6 +29,13 @@ export interface WorkerOptions {
   random?: () => number;
 }
 
+/** A failing endpoint gets this many attempts in flight, so a dead receiver cannot hold every slot. */
+const FAILING_ENDPOINT_SLOTS = 2;
+/** On stop, attempts in flight get this long to finish before they are cut off (and sent again later). */
+const STOP_GRACE_MS = 2_000;
+/** How often a worker checks that every chain with pending messages has a head (a safety net; see queue.ts). */
+const REPAIR_EVERY_MS = 60_000;
+
 /**
  * Delivers webhook messages: claims due messages under a lease, POSTs them
  * signed, and settles the outcomes in batches. Several workers (one per
@@ -40,9 +47,12 @@ export class DeliveryWorker {
   static readonly LEASE_MARGIN_MS = 5_000;
   readonly owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private readonly inflight = new Map<string, AbortController>();
+  private readonly inflightPerEndpoint = new Map<string, number>();
+  /** Endpoints whose last answer was a failure: they get FAILING_ENDPOINT_SLOTS. */
+  private readonly failing = new Set<string>();
   private outcomes: Outcome[] = [];
   private endpointChanges = new Map<string, EndpointChange>();
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly buckets = new Map<string, { tokens: number; at: number; rate: number }>();
   private running = false;
   private busy: Promise<void> | undefined;
   private again = false;
@@ -50,6 +60,7 @@ export class DeliveryWorker {
   private readonly pollMs: number;
   /** Queue steps failed in a row (the database is away): polls back off and the log is not flooded. */
   private failures = 0;
+  private lastRepair = Date.now();
 
   constructor(private readonly o: WorkerOptions) {
     this.pollMs = o.pollMs ?? 250;
@@ -71,21 +82,23 @@ export class DeliveryWorker {
     this.busy = this.tick().finally(() => {
       this.busy = undefined;
       if (!this.running) return;
-      if (this.again && this.failures === 0) {
-        this.again = false;
-        setImmediate(() => this.poke());
-      } else {
-        this.again = false;
-        this.timer = setTimeout(() => this.poke(), Math.min(this.pollMs * 2 ** this.failures, 5_000));
-      }
+      const now = this.again && this.failures === 0;
+      this.again = false;
+      if (now) setImmediate(() => this.poke());
+      else this.timer = setTimeout(() => this.poke(), Math.min(this.pollMs * 2 ** this.failures, 5_000));
     });
   }
 
-  /** Stops claiming, stops attempts in flight (their messages go back untried) and writes what is pending. */
+  /**
+   * Stops claiming, gives attempts in flight a short grace, cuts off the rest
+   * (their messages go back untried, to be sent again) and writes what is pending.
+   */
   async stop(): Promise<void> {
     this.running = false;
     clearTimeout(this.timer);
     await this.busy;
+    const deadline = Date.now() + STOP_GRACE_MS;
+    while (this.inflight.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     for (const c of this.inflight.values()) c.abort();
     while (this.inflight.size) await new Promise((r) => setTimeout(r, 5));
     await this.flush().catch((err) => this.o.logger.warn({ err }, 'webhook outcomes not saved at shutdown; leases will lapse'));
@@ -94,39 +107,76 @@ export class DeliveryWorker {
   private async tick(): Promise<void> {
     try {
       await this.flush();
+      this.failures = 0;
+      if (Date.now() - this.lastRepair >= REPAIR_EVERY_MS) {
+        this.lastRepair = Date.now();
+        const repaired = await repairHeads(this.o.db);
+        if (repaired > 0) this.o.logger.warn({ repaired }, 'webhook delivery: gave headless chains their next message');
+      }
       const free = this.o.concurrency - this.inflight.size;
       if (free <= 0 || !this.running) return;
       const now = this.o.clock.now();
+      const leaseUntil = now + this.o.timeoutMs + DeliveryWorker.LEASE_MARGIN_MS;
       const claimed = await claimDue(this.o.db, this.o.dialect, {
-        owner: this.owner, now, leaseUntil: now + this.o.timeoutMs + DeliveryWorker.LEASE_MARGIN_MS, limit: free,
+        owner: this.owner, now, leaseUntil, limit: free, skipEndpoints: this.endpointsToSkip(now),
       });
-      this.failures = 0;
       if (claimed.length === 0) return;
       if (claimed.length === free) this.again = true;
-      await this.dispatch(claimed, now);
+      await this.dispatch(claimed, now, leaseUntil);
     } catch (err) {
       this.failures = Math.min(this.failures + 1, 10);
-      if (this.failures === 1) this.o.logger.warn({ err }, 'webhook delivery: queue step failed; retrying with back-off');
+      // The first failure of a run, then about once a minute while it lasts.
+      if (this.failures === 1 || this.failures === 10) {
+        this.o.logger.warn({ err, failures_in_a_row: this.failures }, 'webhook delivery: queue step failed; retrying with back-off');
+      }
     }
   }
 
+  /** Writes the outcomes gathered so far. A batch that fails is tried one outcome at a time, so one bad row cannot stop the queue. */
   private async flush(): Promise<void> {
     if (this.outcomes.length === 0 && this.endpointChanges.size === 0) return;
     const outcomes = this.outcomes;
     const changes = this.endpointChanges;
     this.outcomes = [];
     this.endpointChanges = new Map();
+    const now = this.o.clock.now();
     try {
-      await settle(this.o.db, this.owner, this.o.clock.now(), outcomes, changes);
-    } catch (err) {
-      // Keep them for the next step; the leases outlast a few retries.
-      this.outcomes = [...outcomes, ...this.outcomes];
-      for (const [id, c] of changes) if (!this.endpointChanges.has(id)) this.endpointChanges.set(id, c);
-      throw err;
+      await settle(this.o.db, this.owner, now, outcomes, changes);
+    } catch (batchErr) {
+      let failed = 0;
+      for (const outcome of outcomes) {
+        try {
+          await settle(this.o.db, this.owner, now, [outcome], new Map());
+        } catch (err) {
+          failed += 1;
+          // Not recorded: its lease lapses and the message is sent again.
+          this.o.logger.error({ err, message_id: outcome.message.id }, 'webhook delivery: could not record an outcome');
+        }
+      }
+      try {
+        await settle(this.o.db, this.owner, now, [], changes);
+      } catch {
+        for (const [id, c] of changes) if (!this.endpointChanges.has(id)) this.endpointChanges.set(id, c);
+      }
+      if (failed === outcomes.length && outcomes.length > 0) throw batchErr;
     }
   }
 
-  private async dispatch(claimed: ClaimedMessage[], now: number): Promise<void> {
+  /** Endpoints not to claim for now: their share of slots is in use, or their rate limit is spent. */
+  private endpointsToSkip(now: number): string[] {
+    const skip: string[] = [];
+    const share = Math.max(1, Math.floor(this.o.concurrency / 2));
+    for (const [id, n] of this.inflightPerEndpoint) {
+      if (n >= (this.failing.has(id) ? FAILING_ENDPOINT_SLOTS : share)) skip.push(id);
+    }
+    for (const [id, b] of this.buckets) {
+      if (this.refill(b, now) < 1) skip.push(id);
+      else if (b.tokens >= b.rate && now - b.at > 60_000) this.buckets.delete(id); // idle: forget it
+    }
+    return skip;
+  }
+
+  private async dispatch(claimed: ClaimedMessage[], now: number, leaseUntil: number): Promise<void> {
     const [events, endpoints] = await Promise.all([
       eventsBySequence(this.o.db, [...new Set(claimed.map((m) => m.event_sequence))]),
       endpointsById(this.o.db, [...new Set(claimed.map((m) => m.endpoint_id))]),
@@ -140,36 +190,50 @@ export class DeliveryWorker {
           at: now, statusCode: null, durationMs: 0, response: '', error: 'the event is no longer retained' } });
         continue;
       }
+      if (endpoint.failing_since === null) this.failing.delete(endpoint.id);
+      else this.failing.add(endpoint.id);
       const wait = this.rateLimitWait(endpoint, now);
       if (wait > 0) {
         this.outcomes.push({ kind: 'released', message: m, nextAttemptAt: now + wait });
         continue;
       }
-      this.send(m, endpoint, eventBody(event, this.o.instanceId), now);
+      this.send(m, endpoint, eventBody(event, this.o.instanceId), now, leaseUntil);
     }
   }
 
-  private send(m: ClaimedMessage, endpoint: WebhookEndpointTable, body: string, now: number): void {
-    const controller = new AbortController();
-    this.inflight.set(m.id, controller);
+  private send(m: ClaimedMessage, endpoint: WebhookEndpointTable, body: string, now: number, leaseUntil: number): void {
     let headers: Record<string, string>;
     try {
       headers = signedHeaders(m.id, now, body, signingSecrets(endpoint, now, this.o.encryptionKey));
     } catch (err) {
       // A secret that cannot be unsealed (wrong LATCHKEY_ENCRYPTION_KEY): retry later, loudly.
       this.o.logger.error({ err, endpoint_id: endpoint.id }, 'webhook delivery: cannot read the endpoint secret');
-      this.inflight.delete(m.id);
       this.outcomes.push({ kind: 'released', message: m, nextAttemptAt: now + 60_000 });
       return;
     }
     const started = this.o.clock.now();
-    void this.o.deliverer.post(endpoint.url, headers, body, controller.signal).then((result) => {
-      this.inflight.delete(m.id);
-      this.outcomes.push(controller.signal.aborted
-        ? { kind: 'released', message: m, nextAttemptAt: this.o.clock.now() }
-        : this.judge(m, endpoint, result, started));
-      this.poke();
-    });
+    // The attempt ends a second before the lease does, so no other worker sends the
+    // message while this one still might. (Only a very slow database leaves less.)
+    const timeoutMs = leaseUntil - 1_000 - started;
+    if (timeoutMs < 1_000) {
+      this.outcomes.push({ kind: 'released', message: m, nextAttemptAt: started });
+      return;
+    }
+    const controller = new AbortController();
+    this.inflight.set(m.id, controller);
+    this.inflightPerEndpoint.set(endpoint.id, (this.inflightPerEndpoint.get(endpoint.id) ?? 0) + 1);
+    void this.o.deliverer.post(endpoint.url, headers, body, { signal: controller.signal, timeoutMs })
+      .catch((err: unknown): AttemptResult => ({ statusCode: null, durationMs: 0, response: '', error: String(err) }))
+      .then((result) => {
+        this.inflight.delete(m.id);
+        const left = (this.inflightPerEndpoint.get(endpoint.id) ?? 1) - 1;
+        if (left > 0) this.inflightPerEndpoint.set(endpoint.id, left);
+        else this.inflightPerEndpoint.delete(endpoint.id);
+        this.outcomes.push(controller.signal.aborted
+          ? { kind: 'released', message: m, nextAttemptAt: this.o.clock.now() }
+          : this.judge(m, endpoint, result, started));
+        this.poke();
+      });
   }
 
   /** What an answer means for the message and its endpoint. */
@@ -178,9 +242,11 @@ export class DeliveryWorker {
     const now = this.o.clock.now();
     const code = result.statusCode;
     if (code !== null && code >= 200 && code < 300) {
+      this.failing.delete(endpoint.id);
       if (endpoint.failing_since !== null) this.changeEndpoint(endpoint, { failingSince: null });
       return { kind: 'delivered', message: m, attempt };
     }
+    this.failing.add(endpoint.id);
     if (code === 410) {
       this.changeEndpoint(endpoint, { disable: { reason: 'gone', detail: 'the endpoint answered 410 Gone' } });
       return { kind: 'failed', message: m, attempt };
@@ -202,15 +268,25 @@ export class DeliveryWorker {
     if (change.failingSince !== undefined) endpoint.failing_since = change.failingSince;
   }
 
+  private refill(b: { tokens: number; at: number; rate: number }, now: number): number {
+    b.tokens = Math.min(b.rate, b.tokens + ((now - b.at) * b.rate) / 1000);
+    b.at = now;
+    return b.tokens;
+  }
+
   /** Per-endpoint token bucket (per instance): ms to wait before the next send, 0 to send now. */
   private rateLimitWait(endpoint: WebhookEndpointTable, now: number): number {
     const rate = endpoint.rate_limit;
-    if (!rate) return 0;
-    const b = this.buckets.get(endpoint.id) ?? { tokens: rate, at: now };
-    b.tokens = Math.min(rate, b.tokens + ((now - b.at) * rate) / 1000);
-    b.at = now;
-    this.buckets.set(endpoint.id, b);
-    if (b.tokens >= 1) {
+    if (!rate) {
+      this.buckets.delete(endpoint.id);
+      return 0;
+    }
+    let b = this.buckets.get(endpoint.id);
+    if (!b || b.rate !== rate) {
+      b = { tokens: rate, at: now, rate };
+      this.buckets.set(endpoint.id, b);
+    }
+    if (this.refill(b, now) >= 1) {
       b.tokens -= 1;
       return 0;
     }

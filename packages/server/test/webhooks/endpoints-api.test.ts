@@ -249,8 +249,10 @@ describe.each(dialects())('webhook endpoints API (%s)', (dialect) => {
     const entries = await audit(`target_id=${created.id}`);
     expect(entries.map((e) => e.type)).toEqual([
       'webhook_endpoint.created',
+      'webhook_endpoint.secret_viewed', // GET …/secret is audited: who has seen a secret matters when one leaks
       ...Array<string>(4).fill('webhook_endpoint.updated'), // url etc., rate_limit, disable, enable
       'webhook_endpoint.secret_rotated',
+      'webhook_endpoint.secret_viewed',
       'webhook_endpoint.updated',
       'webhook_endpoint.deleted',
     ]);

@@ -9,6 +9,7 @@ import {
 import {
   attemptJson, listMessages, messageDetail, messageJson, recoverMissing, replayFailed, replayMessage,
 } from '../../webhooks/messages.js';
+import { recordAudit } from '../../audit/audit-log.js';
 import { eventJson } from '../../events/feed.js';
 import { jsonBody, queryParams } from '../body.js';
 
@@ -56,6 +57,9 @@ export function webhookEndpointRoutes(s: Services) {
   });
   app.get('/:id/secret', async (c) => {
     const e = await getEndpoint(s.db, c.req.param('id'));
+    // Who has seen a secret matters when one leaks.
+    await recordAudit(s.db, s.clock.now(), { type: 'webhook_endpoint.secret_viewed', actor: apiActor(c),
+      target: { type: 'webhook_endpoint', id: e.id } });
     return c.json({ object: 'webhook_endpoint_secret', endpoint_id: e.id, secret: currentSecret(e, s.config.encryptionKey) });
   });
   app.post('/:id/rotate_secret', async (c) => {
@@ -70,12 +74,12 @@ export function webhookEndpointRoutes(s: Services) {
   });
   app.post('/:id/replay_failed', async (c) => {
     const { since } = await jsonBody(c, sinceBody);
-    const replayed = await replayFailed(s.db, s.clock, c.req.param('id'), since);
+    const replayed = await replayFailed(s.db, s.clock, c.req.param('id'), since, apiActor(c));
     return c.json({ object: 'webhook_replay', endpoint_id: c.req.param('id'), since, replayed });
   });
   app.post('/:id/recover', async (c) => {
     const { since } = await jsonBody(c, sinceBody);
-    const queued = await recoverMissing(s.db, s.clock, c.req.param('id'), since);
+    const queued = await recoverMissing(s.db, s.clock, c.req.param('id'), since, apiActor(c));
     return c.json({ object: 'webhook_recovery', endpoint_id: c.req.param('id'), since, queued });
   });
   return app;
@@ -92,6 +96,6 @@ export function webhookMessageRoutes(s: Services) {
       attempt_list: attempts.map(attemptJson),
     });
   });
-  app.post('/:id/replay', async (c) => c.json(messageJson(await replayMessage(s.db, s.clock, c.req.param('id')))));
+  app.post('/:id/replay', async (c) => c.json(messageJson(await replayMessage(s.db, s.clock, c.req.param('id'), apiActor(c)))));
   return app;
 }

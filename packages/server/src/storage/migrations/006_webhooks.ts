@@ -6,13 +6,15 @@ import type { Dialect } from '../database.js';
  *
  * - `webhook_endpoints`: where events go; secrets are sealed like private keys.
  * - `webhook_messages`: one row per (endpoint, event), written in the event's own
- *   transaction (events/outbox.ts). Its id is the stable `svix-id`. The partial
- *   indexes cover only pending rows, so the delivery queue stays small however
- *   much history is kept.
+ *   transaction (events/outbox.ts). Its id is the stable `svix-id`. Messages of one
+ *   endpoint and user form a chain delivered in order; `is_head` marks the one
+ *   that may go next. The partial indexes cover only pending rows, so the
+ *   delivery queue stays small however much history is kept.
  * - `webhook_attempts`: every HTTP attempt, for the operator's views.
  * - `audit_logs`: who changed what (first used for endpoints disabled by delivery).
  */
 const pendingOnly = sql<boolean>`status = 'pending'`;
+const pendingHeads = sql<boolean>`status = 'pending' and is_head = 1`;
 
 export function webhooksMigration(dialect: Dialect): Migration {
   const autoKey = (name: string) => (t: any) =>
@@ -44,6 +46,7 @@ export function webhooksMigration(dialect: Dialect): Migration {
         .addColumn('event_type', 'text', (c) => c.notNull())
         .addColumn('order_key', 'text', (c) => c.notNull())
         .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('is_head', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
         .addColumn('lease_owner', 'text')
@@ -54,12 +57,19 @@ export function webhooksMigration(dialect: Dialect): Migration {
         .addColumn('updated_at', 'bigint', (c) => c.notNull())
         .addUniqueConstraint('webhook_messages_endpoint_event', ['endpoint_id', 'event_sequence'])
         .execute();
+      // The delivery queue: only the head of each chain (endpoint, user) can be due.
       await db.schema.createIndex('webhook_messages_due').on('webhook_messages')
-        .columns(['next_attempt_at', 'event_sequence']).where(pendingOnly).execute();
+        .columns(['next_attempt_at', 'event_sequence']).where(pendingHeads).execute();
       await db.schema.createIndex('webhook_messages_order').on('webhook_messages')
         .columns(['endpoint_id', 'order_key', 'event_sequence']).where(pendingOnly).execute();
-      await db.schema.createIndex('webhook_messages_finished').on('webhook_messages')
-        .columns(['status', 'updated_at']).execute();
+      // Retention keeps an event while a pending message still owes it.
+      await db.schema.createIndex('webhook_messages_owed').on('webhook_messages')
+        .column('event_sequence').where(pendingOnly).execute();
+      // Retention (partial, so no query on pending messages is tempted to use them).
+      await db.schema.createIndex('webhook_messages_succeeded').on('webhook_messages')
+        .column('updated_at').where(sql<boolean>`status = 'succeeded'`).execute();
+      await db.schema.createIndex('webhook_messages_failed').on('webhook_messages')
+        .column('updated_at').where(sql<boolean>`status = 'failed'`).execute();
 
       await db.schema.createTable('webhook_attempts')
         .addColumn('id', 'text', (c) => c.primaryKey())
@@ -71,7 +81,6 @@ export function webhooksMigration(dialect: Dialect): Migration {
         .addColumn('duration_ms', 'integer', (c) => c.notNull())
         .addColumn('response', 'text', (c) => c.notNull().defaultTo(''))
         .addColumn('error', 'text')
-        .addColumn('trigger', 'text', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('webhook_attempts_message').on('webhook_attempts')
         .columns(['message_id', 'attempted_at']).execute();
