@@ -115,9 +115,14 @@ const HOUR_MS = 3_600_000;
 function startDelivery(s: Services, storage: Storage, opts: LatchkeyOptions): { stop(): Promise<void> } {
   const { config, logger } = s;
   const deliverer = new Deliverer(s.webhookPolicy, config.webhooks.timeoutMs);
+  // On PostgreSQL the worker has connections of its own, so a busy API cannot starve
+  // delivery of them (nor the other way round). SQLite has one connection anyway.
+  const workerStorage = config.webhooks.deliver && storage.dialect === 'postgres'
+    ? openStorage({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath, maxConnections: 3 })
+    : undefined;
   const worker = config.webhooks.deliver
     ? new DeliveryWorker({
-      db: s.db, dialect: s.dialect, clock: s.clock, logger, deliverer, instanceId: s.instanceId,
+      db: workerStorage?.db ?? s.db, dialect: s.dialect, clock: s.clock, logger, deliverer, instanceId: s.instanceId,
       encryptionKey: config.encryptionKey, timeoutMs: config.webhooks.timeoutMs,
       concurrency: config.webhooks.concurrency, pollMs: opts.webhookPollMs, random: opts.random,
     })
@@ -152,6 +157,7 @@ function startDelivery(s: Services, storage: Storage, opts: LatchkeyOptions): { 
       clearInterval(hourly);
       for (const u of unsubscribe) await u();
       await worker?.stop();
+      await workerStorage?.close();
       deliverer.close();
     },
   };

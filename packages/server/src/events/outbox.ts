@@ -1,8 +1,8 @@
 import { PostgresAdapter, sql } from 'kysely';
 import { newId } from '../ids/ids.js';
 import type { Db } from '../storage/database.js';
-import { enqueueDeliveries } from '../webhooks/fanout.js';
-import { announceEvents, EVENTS_CHANNEL } from './signal.js';
+import { planDeliveries, queueDeliveries } from '../webhooks/fanout.js';
+import { announceEvents } from './signal.js';
 
 import type { EventType } from './types.js';
 
@@ -23,16 +23,22 @@ const EVENT_ORDER_LOCK = 7_241_105_338;
  *
  * The event's webhook messages are queued in the same transaction, and the
  * delivery workers are told (on PostgreSQL by NOTIFY, delivered at commit).
+ * On PostgreSQL the lock and the event share one statement, as do the messages
+ * and the NOTIFY: two round trips under the lock.
  */
 export async function recordEvent(db: Db, now: number, type: EventType, data: object, userId: string | null): Promise<void> {
   const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
-  if (postgres) await sql`select pg_advisory_xact_lock(${EVENT_ORDER_LOCK})`.execute(db);
   const id = newId('evt', now);
-  const { sequence } = await db.insertInto('events')
-    .values({ id, type, data: JSON.stringify(data), user_id: userId, created_at: now })
-    .returning('sequence').executeTakeFirstOrThrow();
-  const queued = await enqueueDeliveries(db, { sequence: Number(sequence), id, type, userId }, now);
-  if (queued === 0) return;
-  if (postgres) await sql`select pg_notify(${EVENTS_CHANNEL}, '')`.execute(db);
-  else announceEvents();
+  // Everything that does not need the sequence happens before the lock: the lock
+  // serialises event writers until they commit, so what runs under it bounds them.
+  const plan = await planDeliveries(db, type, userId ?? id, postgres);
+  const values = { id, type, data: JSON.stringify(data), user_id: userId, created_at: now };
+  const sequence = postgres
+    ? (await sql<{ sequence: number }>`with lock as (select pg_advisory_xact_lock(${EVENT_ORDER_LOCK}))
+        insert into events (id, type, data, user_id, created_at)
+        select ${values.id}, ${values.type}, ${values.data}, ${values.user_id}, ${values.created_at} from lock
+        returning sequence`.execute(db)).rows[0]!.sequence
+    : (await db.insertInto('events').values(values).returning('sequence').executeTakeFirstOrThrow()).sequence;
+  await queueDeliveries(db, plan, { sequence: Number(sequence), id, type, userId }, now, postgres);
+  if (plan.length && !postgres) announceEvents();
 }

@@ -24,11 +24,13 @@ export interface StorageOptions {
   /** `postgres://…` selects PostgreSQL; otherwise `sqlitePath` is used. */
   databaseUrl?: string | undefined;
   sqlitePath: string;
+  /** PostgreSQL pool size (default 10). */
+  maxConnections?: number;
 }
 
 /** Opens the database. Nothing is created or migrated here: see `migrate`. */
 export function openStorage(opts: StorageOptions): Storage {
-  if (opts.databaseUrl) return openPostgres(opts.databaseUrl);
+  if (opts.databaseUrl) return openPostgres(opts.databaseUrl, opts.maxConnections ?? 10);
   return openSqlite(opts.sqlitePath);
 }
 
@@ -85,10 +87,10 @@ const pgTypes = {
   },
 };
 
-function openPostgres(url: string): Storage {
+function openPostgres(url: string, max: number): Storage {
   // Timeouts so a half-open connection (a failover, a dropped NAT entry) fails a query instead of hanging it forever.
   const pool = new pg.Pool({
-    connectionString: url, max: 10, types: pgTypes as pg.CustomTypesConfig,
+    connectionString: url, max, types: pgTypes as pg.CustomTypesConfig,
     keepAlive: true, statement_timeout: 60_000, query_timeout: 65_000, connectionTimeoutMillis: 30_000,
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });

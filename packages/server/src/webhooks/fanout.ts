@@ -1,4 +1,5 @@
-import { PostgresAdapter } from 'kysely';
+import { sql } from 'kysely';
+import { EVENTS_CHANNEL } from '../events/signal.js';
 import { newId } from '../ids/ids.js';
 import type { Db } from '../storage/database.js';
 import type { WebhookMessageTable } from '../storage/schema.js';
@@ -11,24 +12,36 @@ export interface RecordedEvent {
   userId: string | null;
 }
 
+/** Where an event will go: each endpoint that wants it, and whether its message heads its chain there. */
+export type DeliveryPlan = { endpointId: string; isHead: boolean }[];
+
 /**
- * One message per enabled endpoint that wants the event, written in the event's
- * own transaction: an event committed is an event queued for every endpoint.
- * A disabled endpoint gets none; `recover` fills the gap once it is back.
- * Returns how many messages were queued.
+ * Plans one message per enabled endpoint that wants the event; queueDeliveries
+ * writes them in the event's own transaction, so an event committed is an event
+ * queued for every endpoint. A disabled endpoint gets none; `recover` fills the
+ * gap once it is back.
  */
-export async function enqueueDeliveries(trx: Db, e: RecordedEvent, now: number): Promise<number> {
-  const postgres = trx.getExecutor().adapter instanceof PostgresAdapter;
+export async function planDeliveries(trx: Db, type: string, orderKey: string, postgres: boolean): Promise<DeliveryPlan> {
   let query = trx.selectFrom('webhook_endpoints').select(['id', 'event_types']).where('enabled', '=', 1);
   // On PostgreSQL an endpoint being deleted meanwhile is skipped (or its delete waits
   // for this commit) instead of failing this transaction on the foreign key.
   if (postgres) query = query.forKeyShare();
-  const endpoints = (await query.execute()).filter((ep) => wantsEvent(ep.event_types, e.type));
-  const orderKey = e.userId ?? e.id;
-  const rows: WebhookMessageTable[] = [];
-  for (const ep of endpoints) rows.push(newMessage(ep.id, e, now, !(await chainWaiting(trx, ep.id, orderKey, postgres))));
-  if (rows.length) await trx.insertInto('webhook_messages').values(rows).execute();
-  return rows.length;
+  const endpoints = (await query.execute()).filter((ep) => wantsEvent(ep.event_types, type));
+  const plan: DeliveryPlan = [];
+  for (const ep of endpoints) plan.push({ endpointId: ep.id, isHead: !(await chainWaiting(trx, ep.id, orderKey, postgres)) });
+  return plan;
+}
+
+export async function queueDeliveries(trx: Db, plan: DeliveryPlan, e: RecordedEvent, now: number, postgres: boolean): Promise<void> {
+  if (plan.length === 0) return;
+  const rows = plan.map((p) => newMessage(p.endpointId, e, now, p.isHead));
+  if (!postgres) {
+    await trx.insertInto('webhook_messages').values(rows).execute();
+    return;
+  }
+  // One statement: the messages, and the NOTIFY every instance hears once this commits.
+  await trx.with('queued', (qb) => qb.insertInto('webhook_messages').values(rows).returning('id'))
+    .selectFrom('queued').select(sql<string>`pg_notify(${EVENTS_CHANNEL}, '')`.as('notified')).limit(1).execute();
 }
 
 /**
@@ -37,7 +50,8 @@ export async function enqueueDeliveries(trx: Db, e: RecordedEvent, now: number):
  * message is share-locked: a worker finishing it at this moment either commits
  * first (we then see it done) or waits for this commit (and then sees the new
  * message when it picks the chain's next head). Either way no chain is left
- * without a head.
+ * without a head. (Two event writers for one chain may both find it empty and
+ * both head it; the claim still sends the earlier first, see queue.ts.)
  */
 async function chainWaiting(trx: Db, endpointId: string, orderKey: string, postgres: boolean): Promise<boolean> {
   let q = trx.selectFrom('webhook_messages').select('id')

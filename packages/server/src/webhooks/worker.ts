@@ -33,6 +33,8 @@ export interface WorkerOptions {
 const FAILING_ENDPOINT_SLOTS = 2;
 /** On stop, attempts in flight get this long to finish before they are cut off (and sent again later). */
 const STOP_GRACE_MS = 2_000;
+/** How long finished attempts are gathered before they are settled together (ms). */
+const SETTLE_GATHER_MS = 2;
 /** How often a worker checks that every chain with pending messages has a head (a safety net; see queue.ts). */
 const REPAIR_EVERY_MS = 60_000;
 
@@ -61,6 +63,7 @@ export class DeliveryWorker {
   /** Queue steps failed in a row (the database is away): polls back off and the log is not flooded. */
   private failures = 0;
   private lastRepair = Date.now();
+  private soon: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: WorkerOptions) {
     this.pollMs = o.pollMs ?? 250;
@@ -69,6 +72,18 @@ export class DeliveryWorker {
   start(): void {
     this.running = true;
     this.poke();
+  }
+
+  /**
+   * An attempt finished: look at the queue shortly, so that answers arriving
+   * together are settled in one transaction (and their slots refilled in one claim).
+   */
+  private pokeSoon(): void {
+    if (this.soon || !this.running) return;
+    this.soon = setTimeout(() => {
+      this.soon = undefined;
+      this.poke();
+    }, SETTLE_GATHER_MS);
   }
 
   /** Look at the queue now (new events, or an attempt finished). */
@@ -96,6 +111,7 @@ export class DeliveryWorker {
   async stop(): Promise<void> {
     this.running = false;
     clearTimeout(this.timer);
+    clearTimeout(this.soon);
     await this.busy;
     const deadline = Date.now() + STOP_GRACE_MS;
     while (this.inflight.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -232,7 +248,7 @@ export class DeliveryWorker {
         this.outcomes.push(controller.signal.aborted
           ? { kind: 'released', message: m, nextAttemptAt: this.o.clock.now() }
           : this.judge(m, endpoint, result, started));
-        this.poke();
+        this.pokeSoon();
       });
   }
 
