@@ -32,16 +32,26 @@ export async function planDeliveries(trx: Db, type: string, orderKey: string, po
   return plan;
 }
 
-export async function queueDeliveries(trx: Db, plan: DeliveryPlan, e: RecordedEvent, now: number, postgres: boolean): Promise<void> {
-  if (plan.length === 0) return;
-  const rows = plan.map((p) => newMessage(p.endpointId, e, now, p.isHead));
-  if (!postgres) {
-    await trx.insertInto('webhook_messages').values(rows).execute();
-    return;
-  }
-  // One statement: the messages, and the NOTIFY every instance hears once this commits.
-  await trx.with('queued', (qb) => qb.insertInto('webhook_messages').values(rows).returning('id'))
-    .selectFrom('queued').select(sql<string>`pg_notify(${EVENTS_CHANNEL}, '')`.as('notified')).limit(1).execute();
+/** Writes the planned messages (SQLite; PostgreSQL folds them into the event's statement, see queuedWith). */
+export async function queueDeliveries(trx: Db, plan: DeliveryPlan, e: RecordedEvent, now: number): Promise<void> {
+  if (plan.length) await trx.insertInto('webhook_messages').values(plan.map((p) => newMessage(p.endpointId, e, now, p.isHead))).execute();
+}
+
+/**
+ * PostgreSQL: the tail of recordEvent's statement after its `ev` (the inserted
+ * event) CTE: the planned messages with the event's sequence, and the NOTIFY every
+ * instance hears once this commits.
+ */
+export function queuedWith(plan: DeliveryPlan, e: Omit<RecordedEvent, 'sequence'>, now: number) {
+  const rows = plan.map((p) => sql`(cast(${newId('msg', now)} as text), cast(${p.endpointId} as text), cast(${p.isHead ? 1 : 0} as integer))`);
+  return sql`, queued as (
+      insert into webhook_messages (id, endpoint_id, event_sequence, event_type, order_key, status, is_head, attempts,
+        next_attempt_at, lease_owner, lease_until, last_attempt_at, last_status_code, created_at, updated_at)
+      select v.column1, v.column2, ev.sequence, ${e.type}, ${e.userId ?? e.id}, 'pending', v.column3, 0,
+        ${now}, null, 0, null, null, ${now}, ${now}
+      from ev, (values ${sql.join(rows)}) as v
+      returning 1)
+    select pg_notify(${EVENTS_CHANNEL}, '') from queued limit 1`;
 }
 
 /**
