@@ -1,6 +1,5 @@
 import { sql } from 'kysely';
 import { recordAudit } from '../audit/audit-log.js';
-import type { StoredEvent } from '../events/feed.js';
 import { newId } from '../ids/ids.js';
 import type { Db, Dialect } from '../storage/database.js';
 import type { WebhookEndpointTable } from '../storage/schema.js';
@@ -15,6 +14,16 @@ export interface ClaimedMessage {
   attempts: number;
 }
 
+/** A claimed message with its event (null fields: the event is no longer retained). */
+export interface ClaimedDelivery extends ClaimedMessage {
+  event_id: string | null;
+  event_type: string | null;
+  event_data: string | null;
+  event_created_at: number | null;
+  /** Lets the worker tell whether its copy of the endpoint row is current. */
+  endpoint_updated_at: number | null;
+}
+
 /**
  * Leases up to `limit` due messages to `owner` until `leaseUntil`. Only the head
  * of a chain (one endpoint's messages about one user) can be due, which is what
@@ -26,13 +35,15 @@ export interface ClaimedMessage {
  * (their share of slots is taken, or their rate limit is spent).
  */
 export async function claimDue(db: Db, dialect: Dialect,
-  q: { owner: string; now: number; leaseUntil: number; limit: number; skipEndpoints: string[] }): Promise<ClaimedMessage[]> {
+  q: { owner: string; now: number; leaseUntil: number; limit: number; skipEndpoints: string[] }): Promise<ClaimedDelivery[]> {
   const postgres = dialect === 'postgres';
   // The plan must not depend on statistics: name the queue index on SQLite.
   const from = postgres ? sql`webhook_messages m` : sql`webhook_messages m indexed by webhook_messages_due`;
   const lock = postgres ? sql`for update of m skip locked` : sql``;
   const skip = q.skipEndpoints.length ? sql`and m.endpoint_id not in (${sql.join(q.skipEndpoints)})` : sql``;
-  const { rows } = await sql<ClaimedMessage>`
+  const eventField = (column: string) =>
+    sql`(select ev.${sql.raw(column)} from events ev where ev.sequence = webhook_messages.event_sequence)`;
+  const { rows } = await sql<ClaimedDelivery>`
     update webhook_messages set lease_owner = ${q.owner}, lease_until = ${q.leaseUntil}
     where id in (
       select m.id from ${from}
@@ -44,13 +55,14 @@ export async function claimDue(db: Db, dialect: Dialect,
       order by m.next_attempt_at, m.event_sequence
       limit ${q.limit}
       ${lock})
-    returning id, endpoint_id, event_sequence, order_key, attempts`.execute(db);
-  return rows.map((r) => ({ ...r, event_sequence: Number(r.event_sequence) }));
-}
-
-export async function eventsBySequence(db: Db, sequences: number[]): Promise<Map<number, StoredEvent>> {
-  const rows = await db.selectFrom('events').selectAll().where('sequence', 'in', sequences).execute();
-  return new Map(rows.map((r) => [Number(r.sequence), { ...r, sequence: Number(r.sequence) }]));
+    returning id, endpoint_id, event_sequence, order_key, attempts,
+      ${eventField('id')} as event_id, ${eventField('type')} as event_type,
+      ${eventField('data')} as event_data, ${eventField('created_at')} as event_created_at,
+      (select we.updated_at from webhook_endpoints we where we.id = webhook_messages.endpoint_id) as endpoint_updated_at`.execute(db);
+  return rows.map((r) => ({
+    ...r, event_sequence: Number(r.event_sequence), event_created_at: r.event_created_at === null ? null : Number(r.event_created_at),
+    endpoint_updated_at: r.endpoint_updated_at === null ? null : Number(r.endpoint_updated_at),
+  }));
 }
 
 export async function endpointsById(db: Db, ids: string[]): Promise<Map<string, WebhookEndpointTable>> {
@@ -88,13 +100,9 @@ const chunks = <T>(xs: T[]) => Array.from({ length: Math.ceil(xs.length / CHUNK)
 export async function settle(db: Db, owner: string, now: number, outcomes: Outcome[], endpoints: Map<string, EndpointChange>):
   Promise<void> {
   await db.transaction().execute(async (trx) => {
-    const ids = outcomes.map((o) => o.message.id);
-    // Messages deleted meanwhile (their endpoint was deleted) have nothing left to update.
-    const live = new Set<string>();
-    for (const part of chunks(ids)) {
-      for (const r of await trx.selectFrom('webhook_messages').select('id').where('id', 'in', part).execute()) live.add(r.id);
-    }
-    const mine = outcomes.filter((o) => live.has(o.message.id));
+    // (A message deleted meanwhile, with its endpoint, fails the attempts insert on its
+    // foreign key; the worker then settles the batch one outcome at a time.)
+    const mine = outcomes;
 
     const attempts = mine.flatMap((o) => (o.kind === 'released' ? [] : [{
       id: newId('atmpt', o.attempt.at),

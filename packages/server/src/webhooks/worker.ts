@@ -8,7 +8,7 @@ import type { WebhookEndpointTable } from '../storage/schema.js';
 import type { AttemptResult, Deliverer } from './delivery.js';
 import { signingSecrets } from './endpoints.js';
 import {
-  claimDue, endpointsById, eventsBySequence, repairHeads, settle, type ClaimedMessage, type EndpointChange, type Outcome,
+  claimDue, endpointsById, repairHeads, settle, type ClaimedDelivery, type ClaimedMessage, type EndpointChange, type Outcome,
 } from './queue.js';
 import { DISABLE_AFTER_FAILING_MS, retryDelay } from './schedule.js';
 import { signedHeaders } from './signing.js';
@@ -33,6 +33,8 @@ export interface WorkerOptions {
 const FAILING_ENDPOINT_SLOTS = 2;
 /** On stop, attempts in flight get this long to finish before they are cut off (and sent again later). */
 const STOP_GRACE_MS = 2_000;
+/** How long a worker uses an endpoint row before reading it again (ms). */
+const ENDPOINT_CACHE_MS = 1_000;
 /** How long finished attempts are gathered before they are settled together (ms). */
 const SETTLE_GATHER_MS = 2;
 /** How often a worker checks that every chain with pending messages has a head (a safety net; see queue.ts). */
@@ -64,6 +66,7 @@ export class DeliveryWorker {
   private failures = 0;
   private lastRepair = Date.now();
   private soon: NodeJS.Timeout | undefined;
+  private readonly endpointCache = new Map<string, { row: WebhookEndpointTable; at: number }>();
 
   constructor(private readonly o: WorkerOptions) {
     this.pollMs = o.pollMs ?? 250;
@@ -192,14 +195,40 @@ export class DeliveryWorker {
     return skip;
   }
 
-  private async dispatch(claimed: ClaimedMessage[], now: number, leaseUntil: number): Promise<void> {
-    const [events, endpoints] = await Promise.all([
-      eventsBySequence(this.o.db, [...new Set(claimed.map((m) => m.event_sequence))]),
-      endpointsById(this.o.db, [...new Set(claimed.map((m) => m.endpoint_id))]),
-    ]);
+  /**
+   * The claimed messages' endpoint rows. A cached row serves while the claim says
+   * the endpoint has not changed since (every change moves its updated_at) and it
+   * is less than a second old (other instances' failure bookkeeping).
+   */
+  private async endpoints(claimed: ClaimedDelivery[]): Promise<Map<string, WebhookEndpointTable>> {
+    const fresh = Date.now() - ENDPOINT_CACHE_MS;
+    const current = new Map(claimed.map((m) => [m.endpoint_id, m.endpoint_updated_at]));
+    const ids = [...current.keys()];
+    const missing = ids.filter((id) => {
+      const hit = this.endpointCache.get(id);
+      return !hit || hit.at < fresh || hit.row.updated_at !== current.get(id);
+    });
+    if (missing.length) {
+      const rows = await endpointsById(this.o.db, missing);
+      for (const id of missing) {
+        const row = rows.get(id);
+        if (row) this.endpointCache.set(id, { row, at: Date.now() });
+        else this.endpointCache.delete(id);
+      }
+    }
+    return new Map(ids.flatMap((id) => {
+      const hit = this.endpointCache.get(id);
+      return hit ? [[id, hit.row] as const] : [];
+    }));
+  }
+
+  private async dispatch(claimed: ClaimedDelivery[], now: number, leaseUntil: number): Promise<void> {
+    const endpoints = await this.endpoints(claimed);
     for (const m of claimed) {
-      const event = events.get(m.event_sequence);
       const endpoint = endpoints.get(m.endpoint_id);
+      const event = m.event_data === null ? undefined : {
+        sequence: m.event_sequence, id: m.event_id!, type: m.event_type!, data: m.event_data, user_id: null, created_at: m.event_created_at!,
+      };
       if (!event || !endpoint) {
         // The event aged out of retention before it could be sent: nothing left to send.
         this.outcomes.push({ kind: 'failed', message: m, attempt: {
