@@ -40,6 +40,15 @@ export async function lockLiveUser(db: Db, id: string): Promise<boolean> {
   return Number(res.numUpdatedRows) > 0;
 }
 
+/** lockLiveUser and the row in one statement: the live user, locked for the transaction, or undefined. */
+export async function lockAndReadLiveUser(db: Db, id: string): Promise<UserRecord | undefined> {
+  const row = await db.updateTable('users').set((eb) => ({ updated_at: eb.ref('updated_at') }))
+    .where('id', '=', id).where('deleted_at', 'is', null).returningAll().executeTakeFirst();
+  if (!row) return undefined;
+  const [rec] = await loadUserRecords(db, [row]);
+  return rec;
+}
+
 type Eb = ExpressionBuilder<Database, 'users'>;
 
 function filterConditions(eb: Eb, f: UserFilter): Expression<SqlBool>[] {

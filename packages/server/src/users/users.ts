@@ -9,7 +9,7 @@ import { recordEvent } from '../events/outbox.js';
 import { deepMerge, serializeMetadata } from './metadata.js';
 import { userJson } from './serialize.js';
 import type { CreateUserInput, MetadataInput, UpdateUserInput } from './schemas.js';
-import { findLiveUser, lockLiveUser } from './store.js';
+import { findLiveUser, lockAndReadLiveUser } from './store.js';
 import { parseMetadata, type UserRecord } from './user-record.js';
 
 /** The users domain: every write is one transaction and re-reads what it wrote. */
@@ -20,7 +20,7 @@ export const identifierExists = (param: string, what: string) =>
 
 /** The user, read under its row lock (see lockLiveUser); 404 when absent. */
 export async function lockedUser(trx: Db, id: string): Promise<UserRecord> {
-  const rec = (await lockLiveUser(trx, id)) ? await findLiveUser(trx, id) : undefined;
+  const rec = await lockAndReadLiveUser(trx, id);
   if (!rec) throw notFound('User');
   return rec;
 }
@@ -251,9 +251,12 @@ export async function writeMetadata(db: Db, clock: Clock, id: string, input: Met
       patch[key] = serializeMetadata(key, next);
     }
     const now = clock.now();
-    await trx.updateTable('users').set({ ...patch, updated_at: nextUpdatedAt(rec.user.updated_at, now) })
-      .where('id', '=', id).execute();
-    return updated(trx, id, now);
+    const set = { ...patch, updated_at: nextUpdatedAt(rec.user.updated_at, now) };
+    await trx.updateTable('users').set(set).where('id', '=', id).execute();
+    // Only the row's own columns changed, under the row lock: the new state is known without reading it back.
+    const next: UserRecord = { ...rec, user: { ...rec.user, ...set } };
+    await recordEvent(trx, now, 'user.updated', userJson(next), id);
+    return next;
   });
 }
 

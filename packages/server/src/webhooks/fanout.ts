@@ -22,14 +22,32 @@ export type DeliveryPlan = { endpointId: string; isHead: boolean }[];
  * gap once it is back.
  */
 export async function planDeliveries(trx: Db, type: string, orderKey: string, postgres: boolean): Promise<DeliveryPlan> {
-  let query = trx.selectFrom('webhook_endpoints').select(['id', 'event_types']).where('enabled', '=', 1);
-  // On PostgreSQL an endpoint being deleted meanwhile is skipped (or its delete waits
-  // for this commit) instead of failing this transaction on the foreign key.
-  if (postgres) query = query.forKeyShare();
-  const endpoints = (await query.execute()).filter((ep) => wantsEvent(ep.event_types, type));
-  const plan: DeliveryPlan = [];
-  for (const ep of endpoints) plan.push({ endpointId: ep.id, isHead: !(await chainWaiting(trx, ep.id, orderKey, postgres)) });
-  return plan;
+  // One statement: the enabled endpoints, and whether the event's chain at each
+  // already has a message waiting (then the new one queues behind it; otherwise
+  // it heads the chain). On PostgreSQL the endpoints are key-share locked (one being
+  // deleted meanwhile is skipped, or its delete waits for this commit, instead of
+  // failing this transaction on the foreign key) and the waiting message is share
+  // locked: a worker finishing it at this moment either commits first (it is then
+  // seen done) or waits for this commit (and then sees the new message when it
+  // picks the chain's next head). Either way no chain is left without a head.
+  // (Two event writers for one chain may both find it empty and both head it; the
+  // claim still sends the earlier first, see queue.ts.)
+  const { rows } = postgres
+    ? await sql<{ id: string; event_types: string; waiting: string | null }>`
+        select e.id, e.event_types, w.id as waiting from webhook_endpoints e
+        left join lateral (
+          select m.id from webhook_messages m
+          where m.endpoint_id = e.id and m.order_key = ${orderKey} and m.status = 'pending'
+          limit 1 for share of m) w on true
+        where e.enabled = 1
+        for key share of e`.execute(trx)
+    : await sql<{ id: string; event_types: string; waiting: number }>`
+        select e.id, e.event_types, exists (
+          select 1 from webhook_messages m
+          where m.endpoint_id = e.id and m.order_key = ${orderKey} and m.status = 'pending') as waiting
+        from webhook_endpoints e where e.enabled = 1`.execute(trx);
+  return rows.filter((ep) => wantsEvent(ep.event_types, type))
+    .map((ep) => ({ endpointId: ep.id, isHead: !ep.waiting }));
 }
 
 /** Writes the planned messages (SQLite; PostgreSQL folds them into the event's statement, see queuedWith). */
@@ -52,22 +70,6 @@ export function queuedWith(plan: DeliveryPlan, e: Omit<RecordedEvent, 'sequence'
       from ev, (values ${sql.join(rows)}) as v
       returning 1)
     select pg_notify(${EVENTS_CHANNEL}, '') from queued limit 1`;
-}
-
-/**
- * Whether the chain (endpoint, user) has a message still to send; if so the new
- * one queues behind it, otherwise it heads the chain. On PostgreSQL the waiting
- * message is share-locked: a worker finishing it at this moment either commits
- * first (we then see it done) or waits for this commit (and then sees the new
- * message when it picks the chain's next head). Either way no chain is left
- * without a head. (Two event writers for one chain may both find it empty and
- * both head it; the claim still sends the earlier first, see queue.ts.)
- */
-async function chainWaiting(trx: Db, endpointId: string, orderKey: string, postgres: boolean): Promise<boolean> {
-  let q = trx.selectFrom('webhook_messages').select('id')
-    .where('endpoint_id', '=', endpointId).where('order_key', '=', orderKey).where('status', '=', 'pending').limit(1);
-  if (postgres) q = q.forShare();
-  return (await q.executeTakeFirst()) !== undefined;
 }
 
 export function newMessage(endpointId: string, e: RecordedEvent, now: number, isHead: boolean): WebhookMessageTable {
