@@ -8,37 +8,36 @@ import type { EventType } from './types.js';
 
 export { EVENT_TYPES, type EventType } from './types.js';
 
-// Names "event order" among PostgreSQL advisory locks.
-const EVENT_ORDER_LOCK = 7_241_105_338;
+// Names "one user's events" among PostgreSQL's two-key advisory locks (the key is a hash of the user id).
+const USER_EVENTS_LOCK_CLASS = 7241;
 
 /**
  * Writes an event in the caller's transaction: no change without its event, no
  * event without its change (a rollback takes both).
  *
- * A sequence value is drawn at insert but becomes visible at commit, so two
- * PostgreSQL transactions could commit out of sequence order and a feed reader
- * at `after=N` would skip the later-visible lower one for good. Taking a
- * transaction-scoped lock before the insert makes event-writing transactions
- * commit in sequence order. (SQLite runs one write transaction at a time.)
- *
  * The event's webhook messages are queued in the same transaction, and the
  * delivery workers are told (on PostgreSQL by NOTIFY, delivered at commit).
- * On PostgreSQL the lock, the event, its messages and the NOTIFY are one
- * statement, so the lock is held for that statement and the COMMIT only.
+ *
+ * PostgreSQL: writers are not serialised, so sequences may commit out of order;
+ * the feed settles that on the reading side (feed.ts). Two things make that
+ * sound: the transaction holds an id before it draws its sequence, and the
+ * events of one user commit in sequence order, because each writer takes a
+ * per-user transaction lock first (user.* writers hold the user's row lock
+ * already; session writers may not). The lock, the event, its messages and the
+ * NOTIFY are one statement.
  */
 export async function recordEvent(db: Db, now: number, type: EventType, data: object, userId: string | null): Promise<void> {
   const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
   const id = newId('evt', now);
-  // Everything that does not need the sequence happens before the lock: the lock
-  // serialises event writers until they commit, so what runs under it bounds them.
   const plan = await planDeliveries(db, type, userId ?? id, postgres);
   const event = { sequence: 0, id, type, userId };
   const values = { id, type, data: JSON.stringify(data), user_id: userId, created_at: now };
   if (postgres) {
-    await sql`with lock as (select pg_advisory_xact_lock(${EVENT_ORDER_LOCK})),
+    const lock = userId === null ? sql`select 1` : sql`select pg_advisory_xact_lock(${USER_EVENTS_LOCK_CLASS}, hashtext(${userId}))`;
+    await sql`with xid as (select pg_current_xact_id()), lock as (${lock}),
       ev as (
         insert into events (id, type, data, user_id, created_at)
-        select ${values.id}, ${values.type}, ${values.data}, ${values.user_id}, ${values.created_at} from lock
+        select ${values.id}, ${values.type}, ${values.data}, ${values.user_id}, ${values.created_at} from xid, lock
         returning sequence)
       ${plan.length ? queuedWith(plan, event, now) : sql`select sequence from ev`}`.execute(db);
     return;

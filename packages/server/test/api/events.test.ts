@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordEvent } from '../../src/events/outbox.js';
 import { dialects, startServer, type TestServer } from '../support/server.js';
 
 interface FeedEvent {
@@ -109,4 +110,42 @@ describe.each(dialects())('event outbox and feed (%s)', (dialect) => {
       expect(mine).toEqual(['user.created', 'user.updated']);
     }
   });
+
+  // PostgreSQL writers commit in any order; the feed must never let a reader pass a sequence still to commit.
+  it.runIf(dialect === 'postgres')('a page never runs past an event still committing, and a rolled-back one leaves a hole it passes', async () => {
+    const last = (await all()).at(-1)?.sequence ?? 0;
+    const slow = async (outcome: 'commit' | 'rollback', release: Promise<void>) =>
+      server.db.transaction().execute(async (trx) => {
+        await recordEvent(trx, Date.now(), 'user.updated', { object: 'user', id: `user_held_${outcome}` }, `user_held_${outcome}`);
+        await release;
+        if (outcome === 'rollback') throw new Error('rolled back on purpose');
+      }).catch((err: Error) => expect(err.message).toBe('rolled back on purpose'));
+
+    // An event drawn first but committed last: while it is open, the page stops before it.
+    let release!: () => void;
+    const held = slow('commit', new Promise<void>((r) => (release = r)));
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await post('/v1/users', { email_address: ['after-held@example.com'] })).status).toBe(200);
+    const whileHeld = await feed(`?after=${last}`);
+    expect(whileHeld.data).toEqual([]);
+    expect(whileHeld.next_after).toBe(last);
+    // Once it commits, both come, in sequence order.
+    release();
+    await held;
+    const both = (await feed(`?after=${last}`)).data;
+    expect(both.map((e) => e.data.id)).toEqual(['user_held_commit', expect.stringMatching(/^user_/)]);
+    expect(both[1]!.sequence).toBeGreaterThan(both[0]!.sequence);
+
+    // A rolled-back event leaves a hole that the feed passes once it is known to be final.
+    const mark = both.at(-1)!.sequence;
+    let undo!: () => void;
+    const rolled = slow('rollback', new Promise<void>((r) => (undo = r)));
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await post('/v1/users', { email_address: ['after-rollback@example.com'] })).status).toBe(200);
+    undo();
+    await rolled;
+    const after = (await feed(`?after=${mark}`)).data;
+    expect(after.map((e) => e.type)).toEqual(['user.created']);
+    expect(after[0]!.sequence).toBe(mark + 2);
+  }, 30_000);
 });
