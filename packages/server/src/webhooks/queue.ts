@@ -43,18 +43,22 @@ export async function claimDue(db: Db, dialect: Dialect,
   const skip = q.skipEndpoints.length ? sql`and m.endpoint_id not in (${sql.join(q.skipEndpoints)})` : sql``;
   const eventField = (column: string) =>
     sql`(select ev.${sql.raw(column)} from events ev where ev.sequence = webhook_messages.event_sequence)`;
+  // The due heads are taken in index order first (and, on PostgreSQL, locked
+  // there); only those few are then checked, so the cost does not grow with the
+  // backlog whatever plan statistics would suggest.
   const { rows } = await sql<ClaimedDelivery>`
     update webhook_messages set lease_owner = ${q.owner}, lease_until = ${q.leaseUntil}
     where id in (
-      select m.id from ${from}
-      join webhook_endpoints e on e.id = m.endpoint_id and e.enabled = 1
-      where m.status = 'pending' and m.is_head = 1 and m.next_attempt_at <= ${q.now} and m.lease_until <= ${q.now} ${skip}
-        and m.event_sequence = (
+      select c.id from (
+        select m.id, m.endpoint_id, m.order_key, m.event_sequence from ${from}
+        where m.status = 'pending' and m.is_head = 1 and m.next_attempt_at <= ${q.now} and m.lease_until <= ${q.now} ${skip}
+        order by m.next_attempt_at, m.event_sequence
+        limit ${q.limit}
+        ${lock}) c
+      where exists (select 1 from webhook_endpoints e where e.id = c.endpoint_id and e.enabled = 1)
+        and c.event_sequence = (
           select min(p.event_sequence) from webhook_messages p
-          where p.status = 'pending' and p.endpoint_id = m.endpoint_id and p.order_key = m.order_key)
-      order by m.next_attempt_at, m.event_sequence
-      limit ${q.limit}
-      ${lock})
+          where p.status = 'pending' and p.endpoint_id = c.endpoint_id and p.order_key = c.order_key))
     returning id, endpoint_id, event_sequence, order_key, attempts,
       ${eventField('id')} as event_id, ${eventField('type')} as event_type,
       ${eventField('data')} as event_data, ${eventField('created_at')} as event_created_at,
@@ -136,7 +140,9 @@ export async function settle(db: Db, owner: string, now: number, outcomes: Outco
     }
     for (const o of mine) {
       if (o.kind === 'delivered') continue;
-      const base = trx.updateTable('webhook_messages').where('id', '=', o.message.id).where('lease_owner', '=', owner);
+      // (A message failed meanwhile, by its endpoint being disabled, stays failed.)
+      const base = trx.updateTable('webhook_messages').where('id', '=', o.message.id).where('lease_owner', '=', owner)
+        .where('status', '=', 'pending');
       if (o.kind === 'released') {
         await base.set({ lease_owner: null, lease_until: 0, next_attempt_at: o.nextAttemptAt }).execute();
         continue;
@@ -189,11 +195,12 @@ export async function repairHeads(db: Db, endpointId?: string): Promise<number> 
 
 /**
  * A disabled endpoint's waiting messages fail (replay_failed or recover bring them
- * back once it is enabled again); those in flight finish as their answers say.
+ * back once it is enabled again). One in flight is recorded as delivered if its
+ * answer says so, and stays failed otherwise.
  */
 export async function failWaitingMessages(trx: Db, endpointId: string, now: number): Promise<void> {
   await trx.updateTable('webhook_messages').set({ status: 'failed', updated_at: now })
-    .where('endpoint_id', '=', endpointId).where('status', '=', 'pending').where('lease_until', '<=', now).execute();
+    .where('endpoint_id', '=', endpointId).where('status', '=', 'pending').execute();
 }
 
 async function applyEndpointChange(trx: Db, id: string, change: EndpointChange, now: number): Promise<void> {
