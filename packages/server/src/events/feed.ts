@@ -94,6 +94,9 @@ export async function listEvents(db: Db, q: FeedQuery): Promise<Page> {
   return { data, hasMore: again.hasMore || data.length < again.data.length };
 }
 
+/** What events made outside an HTTP request carry in `event_attributes.http_request`. */
+const NO_REQUEST = '{"client_ip":"","user_agent":""}';
+
 /** Clerk's webhook envelope, plus `sequence` (instance-wide, strictly increasing). */
 export function eventJson(e: StoredEvent, instanceId: string) {
   return {
@@ -104,6 +107,7 @@ export function eventJson(e: StoredEvent, instanceId: string) {
     data: JSON.parse(e.data) as unknown,
     timestamp: e.created_at,
     instance_id: instanceId,
+    event_attributes: { http_request: JSON.parse(e.http_request ?? NO_REQUEST) as { client_ip: string; user_agent: string } },
   };
 }
 
@@ -113,5 +117,6 @@ export function eventJson(e: StoredEvent, instanceId: string) {
  */
 export function eventBody(e: StoredEvent, instanceId: string): string {
   return `{"object":"event","id":${JSON.stringify(e.id)},"sequence":${e.sequence},"type":${JSON.stringify(e.type)},`
-    + `"data":${e.data},"timestamp":${e.created_at},"instance_id":${JSON.stringify(instanceId)}}`;
+    + `"data":${e.data},"timestamp":${e.created_at},"instance_id":${JSON.stringify(instanceId)},`
+    + `"event_attributes":{"http_request":${e.http_request ?? NO_REQUEST}}}`;
 }

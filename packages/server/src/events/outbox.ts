@@ -2,6 +2,7 @@ import { PostgresAdapter, sql } from 'kysely';
 import { newId } from '../ids/ids.js';
 import type { Db } from '../storage/database.js';
 import { planDeliveries, queueDeliveries, queuedWith } from '../webhooks/fanout.js';
+import { currentOrigin } from './origin.js';
 import { announceEvents } from './signal.js';
 
 import type { EventType } from './types.js';
@@ -31,13 +32,18 @@ export async function recordEvent(db: Db, now: number, type: EventType, data: ob
   const id = newId('evt', now);
   const plan = await planDeliveries(db, type, userId ?? id, postgres);
   const event = { sequence: 0, id, type, userId };
-  const values = { id, type, data: JSON.stringify(data), user_id: userId, created_at: now };
+  const origin = currentOrigin();
+  const values = {
+    id, type, data: JSON.stringify(data), user_id: userId, created_at: now,
+    http_request: origin ? JSON.stringify({ client_ip: origin.clientIp, user_agent: origin.userAgent }) : null,
+  };
   if (postgres) {
     const lock = userId === null ? sql`select 1` : sql`select pg_advisory_xact_lock(${USER_EVENTS_LOCK_CLASS}, hashtext(${userId}))`;
     await sql`with xid as (select pg_current_xact_id()), lock as (${lock}),
       ev as (
-        insert into events (id, type, data, user_id, created_at)
-        select ${values.id}, ${values.type}, ${values.data}, ${values.user_id}, ${values.created_at} from xid, lock
+        insert into events (id, type, data, user_id, created_at, http_request)
+        select ${values.id}, ${values.type}, ${values.data}, ${values.user_id}, ${values.created_at}, ${values.http_request}
+        from xid, lock
         returning sequence)
       ${plan.length ? queuedWith(plan, event, now) : sql`select sequence from ev`}`.execute(db);
     return;

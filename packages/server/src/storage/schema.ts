@@ -142,6 +142,8 @@ export interface EventTable {
   data: string;
   user_id: string | null;
   created_at: number;
+  /** `{"client_ip","user_agent"}` of the request that made the change (JSON); null when it did not come over HTTP. */
+  http_request: string | null;
 }
 
 export interface SignUpTable {

@@ -20,6 +20,7 @@ export interface ClaimedDelivery extends ClaimedMessage {
   event_type: string | null;
   event_data: string | null;
   event_created_at: number | null;
+  event_http_request: string | null;
   /** Lets the worker tell whether its copy of the endpoint row is current. */
   endpoint_updated_at: number | null;
 }
@@ -62,6 +63,7 @@ export async function claimDue(db: Db, dialect: Dialect,
     returning id, endpoint_id, event_sequence, order_key, attempts,
       ${eventField('id')} as event_id, ${eventField('type')} as event_type,
       ${eventField('data')} as event_data, ${eventField('created_at')} as event_created_at,
+      ${eventField('http_request')} as event_http_request,
       (select we.updated_at from webhook_endpoints we where we.id = webhook_messages.endpoint_id) as endpoint_updated_at`.execute(db);
   return rows.map((r) => ({
     ...r, event_sequence: Number(r.event_sequence), event_created_at: r.event_created_at === null ? null : Number(r.event_created_at),

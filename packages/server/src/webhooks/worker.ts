@@ -227,7 +227,8 @@ export class DeliveryWorker {
     for (const m of claimed) {
       const endpoint = endpoints.get(m.endpoint_id);
       const event = m.event_data === null ? undefined : {
-        sequence: m.event_sequence, id: m.event_id!, type: m.event_type!, data: m.event_data, user_id: null, created_at: m.event_created_at!,
+        sequence: m.event_sequence, id: m.event_id!, type: m.event_type!, data: m.event_data, user_id: null,
+        created_at: m.event_created_at!, http_request: m.event_http_request,
       };
       if (!event || !endpoint) {
         // The event aged out of retention before it could be sent: nothing left to send.

@@ -111,20 +111,40 @@ describe.each(dialects())('event outbox and feed (%s)', (dialect) => {
     }
   });
 
+  it('each event carries the request it came from (event_attributes.http_request); changes made outside a request carry empty ones', async () => {
+    const res = await server.api('/v1/users', { method: 'POST', json: { email_address: ['origin@example.com'] },
+      headers: { 'user-agent': 'origin-test/1.0 (+https://example.com)' } });
+    const user = (await res.json()) as { id: string };
+    const [created] = (await all()).filter((e) => e.data.id === user.id);
+    expect((created as unknown as { event_attributes: unknown }).event_attributes).toEqual({
+      http_request: { client_ip: expect.stringMatching(/^(::ffff:)?127\.0\.0\.1$|^::1$/), user_agent: 'origin-test/1.0 (+https://example.com)' },
+    });
+    // The domain called directly (as the CLI does) has no request.
+    await server.db.transaction().execute((trx) => recordEvent(trx, Date.now(), 'user.updated', { object: 'user', id: 'user_cli' }, 'user_cli'));
+    const [direct] = (await all()).filter((e) => e.data.id === 'user_cli');
+    expect((direct as unknown as { event_attributes: unknown }).event_attributes).toEqual({ http_request: { client_ip: '', user_agent: '' } });
+  });
+
   // PostgreSQL writers commit in any order; the feed must never let a reader pass a sequence still to commit.
   it.runIf(dialect === 'postgres')('a page never runs past an event still committing, and a rolled-back one leaves a hole it passes', async () => {
     const last = (await all()).at(-1)?.sequence ?? 0;
-    const slow = async (outcome: 'commit' | 'rollback', release: Promise<void>) =>
-      server.db.transaction().execute(async (trx) => {
+    // A transaction that records an event, says so, and then stays open until released.
+    const slow = (outcome: 'commit' | 'rollback', release: Promise<void>) => {
+      let recorded!: () => void;
+      const written = new Promise<void>((r) => (recorded = r));
+      const done = server.db.transaction().execute(async (trx) => {
         await recordEvent(trx, Date.now(), 'user.updated', { object: 'user', id: `user_held_${outcome}` }, `user_held_${outcome}`);
+        recorded();
         await release;
         if (outcome === 'rollback') throw new Error('rolled back on purpose');
       }).catch((err: Error) => expect(err.message).toBe('rolled back on purpose'));
+      return { written, done };
+    };
 
     // An event drawn first but committed last: while it is open, the page stops before it.
     let release!: () => void;
-    const held = slow('commit', new Promise<void>((r) => (release = r)));
-    await new Promise((r) => setTimeout(r, 100));
+    const { written, done: held } = slow('commit', new Promise<void>((r) => (release = r)));
+    await written;
     expect((await post('/v1/users', { email_address: ['after-held@example.com'] })).status).toBe(200);
     const whileHeld = await feed(`?after=${last}`);
     expect(whileHeld.data).toEqual([]);
@@ -139,8 +159,8 @@ describe.each(dialects())('event outbox and feed (%s)', (dialect) => {
     // A rolled-back event leaves a hole that the feed passes once it is known to be final.
     const mark = both.at(-1)!.sequence;
     let undo!: () => void;
-    const rolled = slow('rollback', new Promise<void>((r) => (undo = r)));
-    await new Promise((r) => setTimeout(r, 100));
+    const { written: drawn, done: rolled } = slow('rollback', new Promise<void>((r) => (undo = r)));
+    await drawn;
     expect((await post('/v1/users', { email_address: ['after-rollback@example.com'] })).status).toBe(200);
     undo();
     await rolled;

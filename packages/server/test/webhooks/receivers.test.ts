@@ -190,8 +190,18 @@ describe.each(dialects())('real webhook receivers accept Latchkey deliveries (%s
       expect(await verifiers.svix(d, endpoint.secret)).toEqual(sent);
       expect(await verifiers.standardwebhooks(d, endpoint.secret)).toEqual(sent);
       // Clerk's verifyWebhook hands back the Clerk fields of the envelope only.
-      const { object, type, data, timestamp, instance_id } = sent;
-      expect(await verifiers.clerk(d, endpoint.secret)).toEqual({ object, type, data, timestamp, instance_id });
+      const { object, type, data, timestamp, instance_id, event_attributes } = sent;
+      expect(await verifiers.clerk(d, endpoint.secret)).toEqual({ object, type, data, timestamp, instance_id, event_attributes });
+    }
+  });
+
+  it('carries the request each change came from, as Clerk\'s event_attributes.http_request', () => {
+    // Every change here was made over HTTP from this test process, on loopback.
+    for (const d of receiver.deliveries) {
+      const { http_request } = (envelope(d) as unknown as { event_attributes: { http_request: { client_ip: string; user_agent: string } } })
+        .event_attributes;
+      expect(http_request.client_ip).toMatch(/^(::ffff:)?127\.0\.0\.1$|^::1$/);
+      expect(http_request.user_agent).not.toBe('');
     }
   });
 

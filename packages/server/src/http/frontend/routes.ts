@@ -1,4 +1,3 @@
-import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { LatchkeyError, notFound } from '../../errors/latchkey-error.js';
@@ -14,6 +13,7 @@ import { mintToken } from '../../tokens/mint.js';
 import { loadUserRecords } from '../../users/store.js';
 import { ownUserJson } from '../../users/serialize.js';
 import { jsonBody } from '../body.js';
+import { clientIp } from '../request-origin.js';
 import { browserGuards, requireClient } from './client-context.js';
 
 const tokenSchema = z.strictObject({});
@@ -55,14 +55,8 @@ export function frontendRoutes(s: Services) {
     return c.json({ response: json, client: json });
   });
 
-  /** The peer address (behind a proxy, that proxy's: trusted forwarding headers come later). */
-  const ip = (c: Context) => {
-    try {
-      return getConnInfo(c).remote.address ?? 'unknown';
-    } catch {
-      return 'unknown';
-    }
-  };
+  /** The rate-limit key for the caller's address. */
+  const ip = (c: Context) => clientIp(c) || 'unknown';
 
   app.post('/sign_ups', async (c) => {
     await s.limits.consume('signUpPerIp', ip(c));

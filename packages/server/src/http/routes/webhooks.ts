@@ -1,4 +1,3 @@
-import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { Services } from '../../services.js';
@@ -12,6 +11,7 @@ import {
 import { recordAudit } from '../../audit/audit-log.js';
 import { eventJson } from '../../events/feed.js';
 import { jsonBody, queryParams } from '../body.js';
+import { requestOrigin } from '../request-origin.js';
 
 const messagesQuery = z.strictObject({
   status: z.enum(['pending', 'succeeded', 'failed']).optional(),
@@ -25,13 +25,8 @@ const sinceBody = z.strictObject({
 
 /** The Backend API caller, for the audit log. */
 function apiActor(c: Context): Actor {
-  let ip: string | null = null;
-  try {
-    ip = getConnInfo(c).remote.address ?? null;
-  } catch {
-    // In-process requests (tests calling app.fetch) have no socket.
-  }
-  return { type: 'secret_key', ip, userAgent: c.req.header('user-agent') ?? null };
+  const { clientIp, userAgent } = requestOrigin(c);
+  return { type: 'secret_key', ip: clientIp || null, userAgent: userAgent || null };
 }
 
 /** Backend API: /v1/webhook_endpoints and their messages. */

@@ -22,6 +22,8 @@ export function webhooksMigration(dialect: Dialect): Migration {
       dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement());
   return {
     async up(db: Kysely<any>) {
+      // Clerk's event_attributes.http_request: where the change came from (JSON), null when not over HTTP.
+      await db.schema.alterTable('events').addColumn('http_request', 'text').execute();
       await db.schema.createTable('webhook_endpoints')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('url', 'text', (c) => c.notNull())
@@ -105,6 +107,7 @@ export function webhooksMigration(dialect: Dialect): Migration {
       for (const t of ['audit_logs', 'webhook_attempts', 'webhook_messages', 'webhook_endpoints']) {
         await db.schema.dropTable(t).execute();
       }
+      await db.schema.alterTable('events').dropColumn('http_request').execute();
     },
   };
 }
