@@ -16,7 +16,8 @@ import { openStorage, type Storage } from '../storage/database.js';
 import { createUserSchema } from '../users/schemas.js';
 import { createUser } from '../users/users.js';
 import {
-  createEndpoint, createEndpointSchema, deleteEndpoint, endpointEventTypes, listEndpoints, rotateSecret, type EndpointDeps,
+  createEndpoint, createEndpointSchema, deleteEndpoint, endpointEventTypes, listEndpoints, rotateSecret, updateEndpoint,
+  updateEndpointSchema, type EndpointDeps,
 } from '../webhooks/endpoints.js';
 
 const HELP = `latchkey: self-hosted auth server
@@ -30,6 +31,9 @@ Usage:
                         [--last-name <n>] [--username <u>]
   latchkey webhooks create --url <url> [--events user.created,user.deleted,…]
                            [--description <text>] [--rate-limit <per second>]
+  latchkey webhooks update <endpoint id> [--url <url>] [--events <types>|all]
+                           [--description <text>] [--rate-limit <per second>|none]
+                           [--enabled true|false]
   latchkey webhooks list
   latchkey webhooks rotate-secret <endpoint id>
                                  new secret now; the old one keeps signing for 24 h
@@ -167,6 +171,27 @@ async function webhooks(config: Config, sub: string | undefined, args: string[])
       return withStorage(config, async (storage, boot) => {
         const { endpoint, secret } = await createEndpoint(endpointDeps(config, storage, boot), input, OPERATOR);
         process.stdout.write(`Created ${endpoint.id} → ${endpoint.url}\nSigning secret (verify deliveries with it): ${secret}\n`);
+      });
+    }
+    case 'update': {
+      const [id, ...flags] = args;
+      if (!id || id.startsWith('--')) throw new UsageError('latchkey webhooks update <endpoint id> [--url …] [--enabled true|false] …');
+      const { values } = parseArgs({ args: flags, options: {
+        url: { type: 'string' }, events: { type: 'string' }, description: { type: 'string' }, 'rate-limit': { type: 'string' },
+        enabled: { type: 'string' },
+      } });
+      const rate = values['rate-limit'];
+      const patch = validate(updateEndpointSchema, {
+        url: values.url,
+        events: values.events === undefined ? undefined
+          : values.events === 'all' ? [] : values.events.split(',').map((t) => t.trim()).filter(Boolean),
+        description: values.description,
+        rate_limit: rate === undefined ? undefined : rate === 'none' ? null : Number(rate),
+        enabled: values.enabled === undefined ? undefined : values.enabled === 'true' ? true : values.enabled === 'false' ? false : values.enabled,
+      });
+      return withStorage(config, async (storage, boot) => {
+        const e = await updateEndpoint(endpointDeps(config, storage, boot), id, patch, OPERATOR);
+        process.stdout.write(`Updated ${e.id} → ${e.url}  ${e.enabled ? 'enabled' : `disabled (${e.disabled_reason ?? 'operator'})`}\n`);
       });
     }
     case 'list':

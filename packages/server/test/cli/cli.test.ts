@@ -269,6 +269,16 @@ describe('latchkey CLI (built, SQLite)', () => {
     const listed = await cli(['webhooks', 'list'], env);
     expect(listed.stdout).toContain(`${id}  http://127.0.0.1:9/hooks  enabled  events: user.created,user.deleted`);
 
+    const disabled = await cli(['webhooks', 'update', id!, '--enabled', 'false', '--events', 'all', '--rate-limit', 'none'], env);
+    expect(disabled.stderr).toBe('');
+    expect(disabled.stdout).toContain(`Updated ${id} → http://127.0.0.1:9/hooks  disabled (operator)`);
+    expect((await cli(['webhooks', 'list'], env)).stdout).toContain(`${id}  http://127.0.0.1:9/hooks  disabled (operator)  events: all`);
+    const bad = await cli(['webhooks', 'update', id!, '--enabled', 'maybe'], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/enabled/);
+    const enabled = await cli(['webhooks', 'update', id!, '--enabled', 'true', '--events', 'user.created,user.deleted', '--rate-limit', '50'], env);
+    expect(enabled.stdout).toContain('enabled');
+
     const rotated = await cli(['webhooks', 'rotate-secret', id!], env);
     expect(rotated.code).toBe(0);
     const newSecret = /(whsec_\S+)/.exec(rotated.stdout)![1];
@@ -287,7 +297,8 @@ describe('latchkey CLI (built, SQLite)', () => {
     const audited = openDb(dataDir);
     const types = (audited.prepare("select type from audit_logs where actor_type = 'operator' order by sequence").all() as { type: string }[]).map((r) => r.type);
     audited.close();
-    expect(types).toEqual(['webhook_endpoint.created', 'webhook_endpoint.secret_rotated', 'webhook_endpoint.deleted']);
+    expect(types).toEqual(['webhook_endpoint.created', 'webhook_endpoint.updated', 'webhook_endpoint.updated',
+      'webhook_endpoint.secret_rotated', 'webhook_endpoint.deleted']);
   });
 
   it('webhooks create refuses a bad URL or event type with exit 1 and a message naming the field, creating nothing', async () => {
