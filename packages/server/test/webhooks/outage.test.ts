@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { freePort } from '../support/postgres.js';
 import { dialects, startServer, type TestServer } from '../support/server.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * "Outage test": a receiver that refuses connections, then answers 500, for a
@@ -114,17 +115,6 @@ class Receiver {
     if (!server) return;
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
-
-/** Polls until `found` returns something, or fails after `ms` (real time). */
-async function waitFor<T>(what: string, found: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await found();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
   }
 }
 

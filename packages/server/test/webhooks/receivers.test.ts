@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { EVENT_TYPES } from '../../src/events/types.js';
 import { dialects, startServer, type DialectName, type TestServer } from '../support/server.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * "Must show": receivers written the way apps write them, on the real npm
@@ -56,17 +57,6 @@ async function startReceiver(): Promise<Receiver> {
     deliveries,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
-}
-
-/** Polls until `found` returns something, or fails after `ms`. */
-async function waitFor<T>(what: string, found: () => T | undefined | Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await found();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** The three receivers. Each returns the event it accepted, or throws. */

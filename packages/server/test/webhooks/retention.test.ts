@@ -4,9 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { applyRetention } from '../../src/webhooks/retention.js';
 import { dialects, startServer, type TestServer } from '../support/server.js';
+import { waitFor } from '../support/wait.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
+
+/** Waits until `fn` holds (true or a value). */
+const until = <T>(what: string, fn: () => Promise<T | undefined | false>) => waitFor(what, async () => (await fn()) || undefined);
 
 /** A receiver whose status code the test sets. */
 async function receiver(status: () => number): Promise<{ url: string; server: Server; hits: () => number }> {
@@ -21,16 +25,6 @@ async function receiver(status: () => number): Promise<{ url: string; server: Se
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, server, hits: () => hits };
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** Retention: what ages out of the feed and the delivery history, and what is kept because it is still owed. */
