@@ -505,7 +505,7 @@ function render() {
   o.push(`- Server: \`node packages/server/dist/cli/main.js start\`, default webhook settings (LATCHKEY_WEBHOOK_CONCURRENCY 64, timeout 15 s), one process at a time; receiver: node:http in its own process, answering 204 at once; producer: this process. All on the same ${machine.cores} cores.`);
   o.push(`- Events: Backend API \`PATCH /v1/users/{id}/metadata\` (one \`user.updated\` per request, ~${USERS} users cycled), endpoints subscribed to \`user.updated\`. Windows of ${WINDOW_MS / 1000} s after ${WARM_MS / 1000} s of warm-up.`);
   o.push('- Latency ("commit->delivery") = arrival at the receiver (Date.now() when the body was read) − the envelope\'s `timestamp` (the server\'s Date.now() taken in the');
-  o.push('  committing transaction just before the event is written; on PostgreSQL before the wait for the user's event lock). Same clock. It runs from a little');
+  o.push('  committing transaction just before the event is written; on PostgreSQL before the wait for the per-user event lock). Same clock. It runs from a little');
   o.push('  before the commit, so it bounds commit->delivery from above; phase 1 also gives a lower bound, from the API\'s answer (sent after the commit) to arrival.');
   o.push('- Noise: these shared 2-vCPU machines vary ±15-35% between windows and runs. Compare only figures from the same run.');
   if (QUICK) o.push('- **--quick run: short windows, figures are indicative only.**');
@@ -606,7 +606,7 @@ function renderPostgres(o, r) {
   o.push('## Where PostgreSQL\'s time went');
   o.push('');
   o.push('pg_stat_activity sampled every 20 ms: the average number of the server\'s backends in each state (pool of 10, plus the LISTEN connection).');
-  o.push('`active` without a wait event = running; `active (Lock:advisory)` = waiting for a user's event lock (events/outbox.ts);');
+  o.push('`active` without a wait event = running; `active (Lock:advisory)` = waiting for a per-user event lock (events/outbox.ts);');
   o.push('`idle in transaction (Client:ClientRead)` = a transaction waiting for the Latchkey process to send its next statement.');
   o.push('');
   o.push('| phase | samples | backends by state (average) |');

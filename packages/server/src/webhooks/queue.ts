@@ -108,9 +108,7 @@ export async function settle(db: Db, owner: string, now: number, outcomes: Outco
   await db.transaction().execute(async (trx) => {
     // (A message deleted meanwhile, with its endpoint, fails the attempts insert on its
     // foreign key; the worker then settles the batch one outcome at a time.)
-    const mine = outcomes;
-
-    const attempts = mine.flatMap((o) => (o.kind === 'released' ? [] : [{
+    const attempts = outcomes.flatMap((o) => (o.kind === 'released' ? [] : [{
       id: newId('atmpt', o.attempt.at),
       message_id: o.message.id,
       endpoint_id: o.message.endpoint_id,
@@ -125,7 +123,7 @@ export async function settle(db: Db, owner: string, now: number, outcomes: Outco
 
     // Successes share one statement per status code (nearly always one or two).
     const delivered = new Map<number, string[]>();
-    for (const o of mine) {
+    for (const o of outcomes) {
       if (o.kind !== 'delivered') continue;
       const code = o.attempt.statusCode ?? 200;
       delivered.set(code, [...(delivered.get(code) ?? []), o.message.id]);
@@ -140,7 +138,7 @@ export async function settle(db: Db, owner: string, now: number, outcomes: Outco
           .where('id', 'in', part).where('lease_owner', '=', owner).execute();
       }
     }
-    for (const o of mine) {
+    for (const o of outcomes) {
       if (o.kind === 'delivered') continue;
       // (A message failed meanwhile, by its endpoint being disabled, stays failed.)
       const base = trx.updateTable('webhook_messages').where('id', '=', o.message.id).where('lease_owner', '=', owner)
@@ -160,7 +158,7 @@ export async function settle(db: Db, owner: string, now: number, outcomes: Outco
         updated_at: now,
       }).execute();
     }
-    await promoteNext(trx, mine.filter((o) => o.kind === 'delivered' || o.kind === 'failed').map((o) => o.message));
+    await promoteNext(trx, outcomes.filter((o) => o.kind === 'delivered' || o.kind === 'failed').map((o) => o.message));
     for (const [id, change] of endpoints) await applyEndpointChange(trx, id, change, now);
   });
 }

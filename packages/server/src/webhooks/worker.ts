@@ -35,6 +35,8 @@ const FAILING_ENDPOINT_SLOTS = 2;
 const STOP_GRACE_MS = 2_000;
 /** How long a worker uses an endpoint row before reading it again (ms). */
 const ENDPOINT_CACHE_MS = 1_000;
+/** How many steps an outcome that cannot be written is kept before it is dropped. */
+const SETTLE_TRIES = 3;
 /** How long finished attempts are gathered before they are settled together (ms). */
 const SETTLE_GATHER_MS = 2;
 /** How often a worker checks that every chain with pending messages has a head (a safety net; see queue.ts). */
@@ -64,6 +66,8 @@ export class DeliveryWorker {
   private readonly pollMs: number;
   /** Queue steps failed in a row (the database is away): polls back off and the log is not flooded. */
   private failures = 0;
+  private failuresInARow = 0;
+  private readonly settleTries = new WeakMap<Outcome, number>();
   private lastRepair = Date.now();
   private soon: NodeJS.Timeout | undefined;
   private readonly endpointCache = new Map<string, { row: WebhookEndpointTable; at: number }>();
@@ -127,6 +131,7 @@ export class DeliveryWorker {
     try {
       await this.flush();
       this.failures = 0;
+      this.failuresInARow = 0;
       if (Date.now() - this.lastRepair >= REPAIR_EVERY_MS) {
         this.lastRepair = Date.now();
         const repaired = await repairHeads(this.o.db);
@@ -144,9 +149,10 @@ export class DeliveryWorker {
       await this.dispatch(claimed, now, leaseUntil);
     } catch (err) {
       this.failures = Math.min(this.failures + 1, 10);
-      // The first failure of a run, then about once a minute while it lasts.
-      if (this.failures === 1 || this.failures === 10) {
-        this.o.logger.warn({ err, failures_in_a_row: this.failures }, 'webhook delivery: queue step failed; retrying with back-off');
+      this.failuresInARow += 1;
+      // The first failure of a run, then about once a minute while it lasts (polls are 5 s apart by then).
+      if (this.failuresInARow % 12 === 1) {
+        this.o.logger.warn({ err, failures_in_a_row: this.failuresInARow }, 'webhook delivery: queue step failed; retrying with back-off');
       }
     }
   }
@@ -162,14 +168,12 @@ export class DeliveryWorker {
     try {
       await settle(this.o.db, this.owner, now, outcomes, changes);
     } catch (batchErr) {
-      let failed = 0;
+      const unsaved: { outcome: Outcome; err: unknown }[] = [];
       for (const outcome of outcomes) {
         try {
           await settle(this.o.db, this.owner, now, [outcome], new Map());
         } catch (err) {
-          failed += 1;
-          // Not recorded: its lease lapses and the message is sent again.
-          this.o.logger.error({ err, message_id: outcome.message.id }, 'webhook delivery: could not record an outcome');
+          unsaved.push({ outcome, err });
         }
       }
       try {
@@ -177,7 +181,18 @@ export class DeliveryWorker {
       } catch {
         for (const [id, c] of changes) if (!this.endpointChanges.has(id)) this.endpointChanges.set(id, c);
       }
-      if (failed === outcomes.length && outcomes.length > 0) throw batchErr;
+      // An outcome that could not be written is kept for a few more steps (the database
+      // may be away for a moment), then dropped: its lease lapses and the message is
+      // sent again. One row that can never be written must not stop the queue.
+      const kept: Outcome[] = [];
+      for (const { outcome, err } of unsaved) {
+        const tries = (this.settleTries.get(outcome) ?? 0) + 1;
+        this.settleTries.set(outcome, tries);
+        if (tries < SETTLE_TRIES) kept.push(outcome);
+        else this.o.logger.error({ err, message_id: outcome.message.id }, 'webhook delivery: could not record an outcome');
+      }
+      this.outcomes = [...kept, ...this.outcomes];
+      if (unsaved.length === outcomes.length && outcomes.length > 0) throw batchErr;
     }
   }
 
