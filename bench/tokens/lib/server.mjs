@@ -22,16 +22,17 @@ export function freePort() {
 }
 
 /**
- * Spawns `node packages/server/dist/cli/main.js start`. With `cpuProfDir`, the server runs
- * under `--cpu-prof` and writes its profile there when it exits (SIGTERM -> process.exit).
+ * Spawns `node packages/server/dist/cli/main.js start` on `dataDir`, waits until /health answers,
+ * and reads the secret key from keys.env. With `cpuProfDir`, the server runs under `--cpu-prof`
+ * and writes its profile there when it exits (SIGTERM -> process.exit). The data dir is the
+ * caller's: `stop()` leaves it (several processes may use one storage in turn).
  */
-export async function startServer({ cpuProfDir, env = {}, nodeArgs: extraNodeArgs = [], root = ROOT } = {}) {
+export async function spawnLatchkey({ dataDir, cpuProfDir, env = {}, baseEnv = process.env, nodeArgs: extraNodeArgs = [], root = ROOT, startupMs = 30_000 }) {
   const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
   const nodeArgs = [...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), ...extraNodeArgs];
   const child = spawn(process.execPath, [...nodeArgs, join(root, 'packages/server/dist/cli/main.js'), 'start'], {
     cwd: root,
-    env: { ...process.env, ...env, PORT: String(port), LATCHKEY_DATA_DIR: dataDir, LATCHKEY_LOG_LEVEL: 'warn' },
+    env: { ...baseEnv, ...env, PORT: String(port), LATCHKEY_DATA_DIR: dataDir, LATCHKEY_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -41,18 +42,18 @@ export async function startServer({ cpuProfDir, env = {}, nodeArgs: extraNodeArg
   const exit = new Promise((resolve) => child.on('exit', (code, signal) => { exited = { code, signal }; resolve(exited); }));
 
   const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + startupMs;
   for (;;) {
     if (exited) throw new Error(`Latchkey exited during start-up (${JSON.stringify(exited)}):\n${output}`);
     try {
       const res = await fetch(`${base}/health`);
+      await res.arrayBuffer();
       if (res.ok) break;
     } catch { /* not listening yet */ }
-    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`Latchkey did not become healthy in 30 s:\n${output}`); }
-    await sleep(100);
+    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`Latchkey did not become healthy in ${startupMs / 1000} s:\n${output}`); }
+    await sleep(50);
   }
-  const keysEnv = readFileSync(join(dataDir, 'keys.env'), 'utf8');
-  const secretKey = /^LATCHKEY_SECRET_KEY=(.+)$/m.exec(keysEnv)?.[1]?.trim();
+  const secretKey = /^LATCHKEY_SECRET_KEY=(.+)$/m.exec(readFileSync(join(dataDir, 'keys.env'), 'utf8'))?.[1]?.trim();
   if (!secretKey) throw new Error(`No LATCHKEY_SECRET_KEY in ${dataDir}/keys.env`);
 
   return {
@@ -61,14 +62,28 @@ export async function startServer({ cpuProfDir, env = {}, nodeArgs: extraNodeArg
     base,
     dataDir,
     secretKey,
+    readyAt: Date.now(),
     output: () => output,
+    exited: () => exited,
     async stop() {
       if (!exited) {
         child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
         await exit;
         clearTimeout(t);
       }
+    },
+  };
+}
+
+/** A server on a fresh SQLite data dir of its own, removed by `stop()`. */
+export async function startServer(opts = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
+  const server = await spawnLatchkey({ ...opts, dataDir });
+  return {
+    ...server,
+    async stop() {
+      await server.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
