@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects, startServer, type TestServer } from '../support/server.js';
 import { waitFor } from '../support/wait.js';
+import type { FeedEvent, Message, MessageDetail } from '../support/webhook-api.js';
 
 /**
  * Per-user ordering, on the real clock: an endpoint gets one user's events in
@@ -11,29 +12,6 @@ import { waitFor } from '../support/wait.js';
  * endpoint that is healthy gets the same user's events at once.
  */
 
-interface FeedEvent {
-  id: string;
-  sequence: number;
-  type: string;
-  data: { id: string } & Record<string, unknown>;
-}
-interface Message {
-  id: string;
-  event_sequence: number;
-  status: 'pending' | 'succeeded' | 'failed';
-  attempts: number;
-  next_attempt_at: number | null;
-  last_status_code: number | null;
-}
-interface Attempt {
-  attempted_at: number;
-  status: 'succeeded' | 'failed';
-  status_code: number | null;
-}
-interface MessageDetail extends Message {
-  event: FeedEvent | null;
-  attempt_list: Attempt[];
-}
 
 interface Receipt {
   msgId: string;

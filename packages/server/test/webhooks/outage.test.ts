@@ -4,6 +4,7 @@ import { ManualClock } from '../../src/clock/clock.js';
 import { freePort } from '../support/postgres.js';
 import { dialects, startServer, type TestServer } from '../support/server.js';
 import { waitFor } from '../support/wait.js';
+import type { Attempt, FeedEvent, Message, MessageDetail } from '../support/webhook-api.js';
 
 /**
  * "Outage test": a receiver that refuses connections, then answers 500, for a
@@ -23,31 +24,6 @@ const MAX_ATTEMPTS = DOCUMENTED_DELAYS.length + 1;
 /** Jitter only ever adds, and at most this much. */
 const JITTER = 0.1;
 
-interface FeedEvent {
-  id: string;
-  sequence: number;
-  type: string;
-  data: { id: string } & Record<string, unknown>;
-}
-interface Message {
-  id: string;
-  event_sequence: number;
-  event_type: string;
-  status: 'pending' | 'succeeded' | 'failed';
-  attempts: number;
-  next_attempt_at: number | null;
-  last_status_code: number | null;
-}
-interface Attempt {
-  attempted_at: number;
-  status: 'succeeded' | 'failed';
-  status_code: number | null;
-  error: string | null;
-}
-interface MessageDetail extends Message {
-  event: FeedEvent | null;
-  attempt_list: Attempt[];
-}
 interface Endpoint {
   id: string;
   enabled: boolean;
