@@ -16,6 +16,10 @@ import { JwtSigner } from './tokens/jwt-signer.js';
 import { EVENTS_CHANNEL, onEventsCommitted } from './events/signal.js';
 import { Deliverer } from './webhooks/delivery.js';
 import { applyRetention } from './webhooks/retention.js';
+import { applyAuditRetention } from './audit/audit-log.js';
+import { checkRoleSettings, RoleCatalog, upsertRoles } from './roles/catalog.js';
+import { applyPreset } from './roles/presets.js';
+import { liftExpiredBans } from './users/suspension.js';
 import { DeliveryWorker } from './webhooks/worker.js';
 
 export interface LatchkeyOptions {
@@ -27,6 +31,8 @@ export interface LatchkeyOptions {
   webhookPollMs?: number;
   /** The webhook retry schedule's jitter source (tests pin it). */
   random?: () => number;
+  /** How often expired bans are lifted (ms; 30 s by default). */
+  maintenanceIntervalMs?: number;
 }
 
 export interface Latchkey {
@@ -62,18 +68,25 @@ async function assemble(config: Config, storage: Storage, clock: Clock, logger: 
   await secretKeys.reload();
   const settings = new SettingsStore(db, clock);
   await settings.reload();
-  // Settings given in the environment win over stored ones at every start.
-  if (config.instanceSettings) await settings.update(config.instanceSettings);
+  // Roles and settings given in the environment win over stored ones at every start.
+  if (config.roles) await upsertRoles(db, clock, config.roles);
+  if (config.rolePreset) await applyPreset(db, clock, settings, config.rolePreset);
+  if (config.instanceSettings) {
+    await checkRoleSettings(db, config.instanceSettings);
+    await settings.update(config.instanceSettings);
+  }
+  const roles = new RoleCatalog(db);
+  await roles.reload();
   const signer = new JwtSigner(keyring);
   const mail = createMailer({ environment: boot.instance.environment, config, db, clock, logger });
 
   const onReloadError = (err: unknown) => logger.warn({ err }, 'reloading keys or settings failed; keeping the cached copy');
-  for (const r of [keyring, secretKeys, settings]) r.startAutoReload(interval, onReloadError);
+  for (const r of [keyring, secretKeys, settings, roles]) r.startAutoReload(interval, onReloadError);
 
   const services: Services = {
-    config, db, dialect: storage.dialect, clock, keyring, secretKeys, settings, signer, logger,
+    config, db, dialect: storage.dialect, clock, keyring, secretKeys, settings, roles, signer, logger,
     limits: new RateLimits({ ...DEFAULT_RATE_LIMITS, ...config.rateLimits }),
-    mint: { db, clock, signer, issuer: config.publicUrl, settings: () => settings.get() },
+    mint: { db, clock, signer, issuer: config.publicUrl, settings: () => settings.get(), permissionsOf: (role) => roles.permissionsOf(role) },
     instanceId: boot.instance.id,
     publishableKey: boot.publishableKey,
     mailer: mail.mailer,
@@ -83,6 +96,7 @@ async function assemble(config: Config, storage: Storage, clock: Clock, logger: 
     },
   };
   const delivery = startDelivery(services, storage, opts);
+  const maintenance = startMaintenance(services, opts.maintenanceIntervalMs ?? 30_000);
   const app = createHttpApp(services);
   let server: ServerType | undefined;
 
@@ -97,7 +111,8 @@ async function assemble(config: Config, storage: Storage, clock: Clock, logger: 
         server.once('error', reject);
       }),
     async close() {
-      for (const r of [keyring, secretKeys, settings]) r.stop();
+      for (const r of [keyring, secretKeys, settings, roles]) r.stop();
+      maintenance.stop();
       await delivery.stop();
       mail.close();
       if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
@@ -108,10 +123,7 @@ async function assemble(config: Config, storage: Storage, clock: Clock, logger: 
 
 const HOUR_MS = 3_600_000;
 
-/**
- * The webhook worker (unless LATCHKEY_WEBHOOK_DELIVERY=off), woken by committed
- * events, and the hourly retention job for events, messages and attempts.
- */
+/** The webhook worker (unless LATCHKEY_WEBHOOK_DELIVERY=off), woken by committed events. */
 function startDelivery(s: Services, storage: Storage, opts: LatchkeyOptions): { stop(): Promise<void> } {
   const { config, logger } = s;
   const deliverer = new Deliverer(s.webhookPolicy, config.webhooks.timeoutMs);
@@ -138,27 +150,42 @@ function startDelivery(s: Services, storage: Storage, opts: LatchkeyOptions): { 
     }
     worker.start();
   }
-  const retain = async () => {
-    const { event_retention_days: eventDays, webhook_retention_days: webhookDays } = s.settings.get();
-    try {
-      const removed = await applyRetention(s.db, s.clock.now(), { eventDays, webhookDays });
-      if (removed.events + removed.messages + removed.attempts > 0) logger.info({ removed }, 'retention: removed aged-out events and deliveries');
-    } catch (err) {
-      logger.warn({ err }, 'retention job failed; it runs again in an hour');
-    }
-  };
-  const first = setTimeout(() => void retain(), 60_000);
-  const hourly = setInterval(() => void retain(), HOUR_MS);
-  first.unref();
-  hourly.unref();
   return {
     async stop() {
-      clearTimeout(first);
-      clearInterval(hourly);
       for (const u of unsubscribe) await u();
       await worker?.stop();
       await workerStorage?.close();
       deliverer.close();
     },
   };
+}
+
+/**
+ * The server's own chores, on every instance (each is safe to run concurrently):
+ * lifting bans whose end has come, and the hourly retention of events, webhook
+ * messages and attempts, and audit entries.
+ */
+function startMaintenance(s: Services, intervalMs: number): { stop(): void } {
+  const { logger } = s;
+  const retain = async () => {
+    const { event_retention_days: eventDays, webhook_retention_days: webhookDays, audit_retention_days: auditDays } = s.settings.get();
+    try {
+      const removed = await applyRetention(s.db, s.clock.now(), { eventDays, webhookDays });
+      const audit = await applyAuditRetention(s.db, s.clock.now(), auditDays);
+      if (removed.events + removed.messages + removed.attempts + audit > 0) logger.info({ removed: { ...removed, audit } }, 'retention: removed aged-out records');
+    } catch (err) {
+      logger.warn({ err }, 'retention job failed; it runs again in an hour');
+    }
+  };
+  const liftBans = async () => {
+    try {
+      const lifted = await liftExpiredBans(s.db, s.clock);
+      if (lifted) logger.info({ lifted }, 'lifted bans that reached their end');
+    } catch (err) {
+      logger.warn({ err }, 'lifting expired bans failed; trying again shortly');
+    }
+  };
+  const timers = [setTimeout(() => void retain(), 60_000), setInterval(() => void retain(), HOUR_MS), setInterval(() => void liftBans(), intervalMs)];
+  for (const t of timers) t.unref();
+  return { stop: () => timers.forEach((t) => clearTimeout(t)) };
 }

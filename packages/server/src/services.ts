@@ -4,6 +4,7 @@ import type { Clock } from './clock/clock.js';
 import type { Config } from './config/config.js';
 import type { SecretKeyVerifier } from './instance/api-keys.js';
 import type { SettingsStore } from './instance/settings-store.js';
+import type { RoleCatalog } from './roles/catalog.js';
 import type { Keyring } from './keys/keyring.js';
 import type { Mailer } from './mail/mailer.js';
 import type { Db, Dialect } from './storage/database.js';
@@ -20,6 +21,8 @@ export interface Services {
   keyring: Keyring;
   secretKeys: SecretKeyVerifier;
   settings: SettingsStore;
+  /** The role catalog in memory (for the permissions tokens carry). */
+  roles: RoleCatalog;
   signer: JwtSigner;
   mint: MintDeps;
   instanceId: string;

@@ -1,50 +1,128 @@
 import { newId } from '../ids/ids.js';
+import { currentOrigin } from '../events/origin.js';
 import type { Db } from '../storage/database.js';
 import type { AuditLogTable } from '../storage/schema.js';
 
+/**
+ * The audit log: who did what to whom, from where, and when. Entries are
+ * written in the transaction of the change they describe (or, for a refusal
+ * that changes nothing, on their own), so an entry exists exactly when the
+ * change does. docs/audit-log.md lists the types.
+ */
+
 export type ActorType = 'user' | 'operator' | 'secret_key' | 'system';
 
-/** Who made a change, and from where when it came over HTTP. */
-export interface Actor {
+/** Who acts: an end user (id null while unknown), the operator (CLI), a secret key (Backend API), or the server itself. */
+export interface ActorRef {
   type: ActorType;
   id?: string | null;
+}
+
+/** An actor with the address and user agent of their request. */
+export interface Actor extends ActorRef {
   ip?: string | null;
   userAgent?: string | null;
 }
 
 export interface AuditEntry {
   type: string;
-  actor: Actor;
+  /** Who acted; fields left out come from the request being served (events/origin.ts), else "system". */
+  actor?: Actor;
   target?: { type: string; id: string };
   data?: object;
 }
 
+function resolveActor(given: Actor | undefined): Required<Actor> {
+  const origin = currentOrigin();
+  // The request's actor, unless the caller names another kind (then only what it gives).
+  const base: ActorRef = given?.type && given.type !== origin?.actor?.type ? { type: given.type } : origin?.actor ?? { type: 'system' };
+  return {
+    type: base.type,
+    id: given?.id ?? base.id ?? null,
+    ip: given?.ip ?? (origin?.clientIp || null),
+    userAgent: given?.userAgent ?? (origin?.userAgent || null),
+  };
+}
+
 /** Writes an audit entry in the caller's transaction, so it exists exactly when the change does. */
 export async function recordAudit(db: Db, now: number, e: AuditEntry): Promise<void> {
+  const actor = resolveActor(e.actor);
   await db.insertInto('audit_logs').values({
     id: newId('aud', now),
     type: e.type,
-    actor_type: e.actor.type,
-    actor_id: e.actor.id ?? null,
+    actor_type: actor.type,
+    actor_id: actor.id,
     target_type: e.target?.type ?? null,
     target_id: e.target?.id ?? null,
-    ip: e.actor.ip ?? null,
-    user_agent: e.actor.userAgent ?? null,
+    ip: actor.ip,
+    user_agent: actor.userAgent,
     data: JSON.stringify(e.data ?? {}),
     created_at: now,
   }).execute();
 }
 
+/** The actor of a change to a user made by that user (sign-in, sign-out, own profile). */
+export const userActor = (id: string): Actor => ({ type: 'user', id });
+
 export type StoredAuditLog = Omit<AuditLogTable, 'sequence'> & { sequence: number };
 
-/** Entries after `after` (a sequence), oldest first; optionally about one target or of some types. */
-export async function listAuditLogs(db: Db, q: { after: number; limit: number; targetId?: string | undefined; types: string[] }):
-  Promise<{ data: StoredAuditLog[]; hasMore: boolean }> {
-  let query = db.selectFrom('audit_logs').selectAll().where('sequence', '>', q.after);
+export interface AuditQuery {
+  /** Oldest first from `after`, or newest first from `before`. */
+  order: 'asc' | 'desc';
+  after?: number | undefined;
+  before?: number | undefined;
+  limit: number;
+  actorType?: string | undefined;
+  actorId?: string | undefined;
+  targetType?: string | undefined;
+  targetId?: string | undefined;
+  types: string[];
+  /** Time range on created_at (ms): created_after < t < created_before. */
+  createdAfter?: number | undefined;
+  createdBefore?: number | undefined;
+}
+
+/** One page of entries matching the filters, with a cursor (the sequence) to the next. */
+export async function listAuditLogs(db: Db, q: AuditQuery): Promise<{ data: StoredAuditLog[]; hasMore: boolean }> {
+  let query = db.selectFrom('audit_logs').selectAll();
+  if (q.after !== undefined) query = query.where('sequence', '>', q.after);
+  if (q.before !== undefined) query = query.where('sequence', '<', q.before);
+  if (q.actorType) query = query.where('actor_type', '=', q.actorType);
+  if (q.actorId) query = query.where('actor_id', '=', q.actorId);
+  if (q.targetType) query = query.where('target_type', '=', q.targetType);
   if (q.targetId) query = query.where('target_id', '=', q.targetId);
   if (q.types.length) query = query.where('type', 'in', q.types);
-  const rows = (await query.orderBy('sequence').limit(q.limit + 1).execute()) as StoredAuditLog[];
-  return { data: rows.slice(0, q.limit), hasMore: rows.length > q.limit };
+  if (q.createdAfter !== undefined) query = query.where('created_at', '>', q.createdAfter);
+  if (q.createdBefore !== undefined) query = query.where('created_at', '<', q.createdBefore);
+  const rows = await query.orderBy('sequence', q.order).limit(q.limit + 1).execute();
+  const data = rows.slice(0, q.limit).map((r) => ({ ...r, sequence: Number(r.sequence) }));
+  return { data, hasMore: rows.length > q.limit };
+}
+
+/** Every matching entry, oldest first, a page at a time: the JSON-lines export. */
+export async function* exportAuditLogs(db: Db, q: Omit<AuditQuery, 'order' | 'limit' | 'before'>): AsyncGenerator<StoredAuditLog> {
+  let after = q.after ?? 0;
+  for (;;) {
+    const page = await listAuditLogs(db, { ...q, order: 'asc', after, limit: 1000 });
+    yield* page.data;
+    if (!page.hasMore) return;
+    after = page.data.at(-1)!.sequence;
+  }
+}
+
+const DAY_MS = 24 * 3_600_000;
+
+/** Deletes entries older than `days`, a batch at a time; returns how many went. */
+export async function applyAuditRetention(db: Db, now: number, days: number): Promise<number> {
+  const cutoff = now - days * DAY_MS;
+  let total = 0;
+  for (;;) {
+    const res = await db.deleteFrom('audit_logs').where('sequence', 'in', (eb) =>
+      eb.selectFrom('audit_logs').select('sequence').where('created_at', '<', cutoff).limit(1000)).executeTakeFirst();
+    const n = Number(res.numDeletedRows);
+    total += n;
+    if (n < 1000) return total;
+  }
 }
 
 export function auditLogJson(e: StoredAuditLog) {

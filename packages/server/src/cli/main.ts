@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { systemClock } from '../clock/clock.js';
@@ -7,18 +8,18 @@ import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { ValidationErrors } from '../http/errors.js';
 import { validate } from '../http/body.js';
-import { bootstrap, type BootstrapResult } from '../instance/bootstrap.js';
 import { Keyring, rotateSigningKey } from '../keys/keyring.js';
 import { publicKeyPem } from '../keys/signing-key.js';
 import { createLatchkey } from '../latchkey.js';
 import { preparePasswordStrength } from '../passwords/strength.js';
-import { openStorage, type Storage } from '../storage/database.js';
 import { createUserSchema } from '../users/schemas.js';
 import { createUser } from '../users/users.js';
-import {
-  createEndpoint, createEndpointSchema, deleteEndpoint, endpointEventTypes, listEndpoints, rotateSecret, updateEndpoint,
-  updateEndpointSchema, type EndpointDeps,
-} from '../webhooks/endpoints.js';
+import { withOrigin } from '../events/origin.js';
+import { auditLogs } from './audit-logs.js';
+import { jwtTemplates } from './jwt-templates.js';
+import { roles } from './roles.js';
+import { UsageError, withStorage } from './shared.js';
+import { webhooks } from './webhooks.js';
 
 const HELP = `latchkey: self-hosted auth server
 
@@ -38,19 +39,22 @@ Usage:
   latchkey webhooks rotate-secret <endpoint id>
                                  new secret now; the old one keeps signing for 24 h
   latchkey webhooks delete <endpoint id>
+  latchkey roles list
+  latchkey roles create <key> --name <name> [--description <text>] [--permissions a:b,c:d]
+  latchkey roles update <key> [--name <name>] [--description <text>] [--permissions …]
+  latchkey roles delete <key>    refused while users hold it or a setting names it
+  latchkey roles preset marketplace|community
+                                 add customer/store_owner/admin or user/moderator/admin
+  latchkey jwt-templates list
+  latchkey jwt-templates create <name> --claims '<json>' | --claims-file <path>
+                                [--lifetime <s>] [--aud <aud>] [--clock-skew <s>]
+  latchkey jwt-templates update <template id> [--name <n>] [--claims …] [--lifetime …] …
+  latchkey jwt-templates delete <template id>
+  latchkey audit-logs export [--since <time>] [--until <time>] [--types a,b]
+                             [--target <id>] [--actor <id>]   JSON lines on stdout
   latchkey print-config          print the env vars an app needs (incl. CLERK_JWT_KEY)
 
 Configuration comes from the environment: see README.md.`;
-
-async function withStorage<T>(config: Config, fn: (storage: Storage, boot: BootstrapResult) => Promise<T>): Promise<T> {
-  const storage = openStorage({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath });
-  try {
-    const boot = await bootstrap(storage, config, systemClock);
-    return await fn(storage, boot);
-  } finally {
-    await storage.close();
-  }
-}
 
 async function start(config: Config): Promise<void> {
   const lk = await createLatchkey(config);
@@ -146,83 +150,6 @@ async function usersCreate(config: Config, args: string[]): Promise<void> {
   });
 }
 
-/** Endpoint changes from the CLI are audited as the operator's. */
-const OPERATOR = { type: 'operator' as const };
-
-function endpointDeps(config: Config, storage: Storage, boot: BootstrapResult): EndpointDeps {
-  return {
-    db: storage.db, clock: systemClock, encryptionKey: config.encryptionKey,
-    policy: { allowPrivate: config.webhooks.allowPrivate, allowLoopback: boot.instance.environment === 'development' },
-  };
-}
-
-async function webhooks(config: Config, sub: string | undefined, args: string[]): Promise<void> {
-  switch (sub) {
-    case 'create': {
-      const { values } = parseArgs({ args, options: {
-        url: { type: 'string' }, events: { type: 'string' }, description: { type: 'string' }, 'rate-limit': { type: 'string' },
-      } });
-      const input = validate(createEndpointSchema, {
-        url: values.url,
-        events: values.events?.split(',').map((t) => t.trim()).filter(Boolean),
-        description: values.description,
-        rate_limit: values['rate-limit'] === undefined ? undefined : Number(values['rate-limit']),
-      });
-      return withStorage(config, async (storage, boot) => {
-        const { endpoint, secret } = await createEndpoint(endpointDeps(config, storage, boot), input, OPERATOR);
-        process.stdout.write(`Created ${endpoint.id} → ${endpoint.url}\nSigning secret (verify deliveries with it): ${secret}\n`);
-      });
-    }
-    case 'update': {
-      const [id, ...flags] = args;
-      if (!id || id.startsWith('--')) throw new UsageError('latchkey webhooks update <endpoint id> [--url …] [--enabled true|false] …');
-      const { values } = parseArgs({ args: flags, options: {
-        url: { type: 'string' }, events: { type: 'string' }, description: { type: 'string' }, 'rate-limit': { type: 'string' },
-        enabled: { type: 'string' },
-      } });
-      const rate = values['rate-limit'];
-      const patch = validate(updateEndpointSchema, {
-        url: values.url,
-        events: values.events === undefined ? undefined
-          : values.events === 'all' ? [] : values.events.split(',').map((t) => t.trim()).filter(Boolean),
-        description: values.description,
-        rate_limit: rate === undefined ? undefined : rate === 'none' ? null : Number(rate),
-        enabled: values.enabled === undefined ? undefined : values.enabled === 'true' ? true : values.enabled === 'false' ? false : values.enabled,
-      });
-      return withStorage(config, async (storage, boot) => {
-        const e = await updateEndpoint(endpointDeps(config, storage, boot), id, patch, OPERATOR);
-        process.stdout.write(`Updated ${e.id} → ${e.url}  ${e.enabled ? 'enabled' : `disabled (${e.disabled_reason ?? 'operator'})`}\n`);
-      });
-    }
-    case 'list':
-      return withStorage(config, async ({ db }) => {
-        const rows = await listEndpoints(db);
-        if (rows.length === 0) process.stdout.write('No webhook endpoints.\n');
-        for (const e of rows) {
-          const types = endpointEventTypes(e.event_types);
-          const state = e.enabled ? 'enabled' : `disabled (${e.disabled_reason ?? 'operator'})`;
-          process.stdout.write(`${e.id}  ${e.url}  ${state}  events: ${types.length ? types.join(',') : 'all'}\n`);
-        }
-      });
-    case 'rotate-secret':
-    case 'delete': {
-      const id = args[0];
-      if (!id) throw new UsageError(`latchkey webhooks ${sub} <endpoint id>`);
-      return withStorage(config, async (storage, boot) => {
-        const deps = endpointDeps(config, storage, boot);
-        if (sub === 'delete') {
-          await deleteEndpoint(deps, id, OPERATOR);
-          process.stdout.write(`Deleted ${id} and its messages.\n`);
-        } else {
-          const { secret } = await rotateSecret(deps, id, OPERATOR);
-          process.stdout.write(`New signing secret for ${id}: ${secret}\nThe previous secret keeps signing beside it for 24 h.\n`);
-        }
-      });
-    }
-  }
-  throw new UsageError(`Unknown command: webhooks ${sub ?? ''}\n\n${HELP}`);
-}
-
 async function main(argv: string[]): Promise<void> {
   const [command, sub, ...rest] = argv;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
@@ -245,13 +172,27 @@ async function main(argv: string[]): Promise<void> {
       break;
     case 'webhooks':
       return webhooks(config, sub, rest);
+    case 'roles':
+      return roles(config, sub, rest);
+    case 'jwt-templates':
+      return jwtTemplates(config, sub, rest);
+    case 'audit-logs':
+      return auditLogs(config, sub, rest);
   }
   throw new UsageError(`Unknown command: ${argv.join(' ')}\n\n${HELP}`);
 }
 
-class UsageError extends Error {}
+// What a command changes is audited as the operator's (named by their OS account).
+function operatorName(): string | null {
+  try {
+    return userInfo().username;
+  } catch {
+    return null; // no account entry (some containers)
+  }
+}
+const operator = { clientIp: '', userAgent: '', actor: { type: 'operator' as const, id: operatorName() } };
 
-main(process.argv.slice(2)).catch((err: unknown) => {
+withOrigin(operator, () => main(process.argv.slice(2))).catch((err: unknown) => {
   if (err instanceof ConfigError || err instanceof UsageError) process.stderr.write(`${err.message}\n`);
   else if (err instanceof LatchkeyError) process.stderr.write(`${err.longMessage}\n`);
   else if (err instanceof ValidationErrors) process.stderr.write(`${err.message}\n`);

@@ -2,6 +2,8 @@ import { resolve, join } from 'node:path';
 import { z } from 'zod';
 import { rateLimitsOverrideSchema, type RateLimitsOverride } from '../abuse/rate-limits.js';
 import { settingsPatchSchema, type SettingsPatch } from '../instance/settings.js';
+import { createRoleSchema, type CreateRoleInput } from '../roles/catalog.js';
+import { PRESET_NAMES, type PresetName } from '../roles/presets.js';
 
 export interface Config {
   port: number;
@@ -23,6 +25,10 @@ export interface Config {
   /** LATCHKEY_MAIL_FROM; unset means `Latchkey <no-reply@<public URL host>>` (mail/smtp-mailer.ts). */
   mailFrom: string | undefined;
   webhooks: WebhookConfig;
+  /** LATCHKEY_ROLE_PRESET: a ready-made role set applied at start (roles/presets.ts). */
+  rolePreset?: PresetName | undefined;
+  /** LATCHKEY_ROLES (JSON array): roles created or brought up to date at every start. */
+  roles?: CreateRoleInput[] | undefined;
 }
 
 /** How this instance delivers webhooks (webhooks/worker.ts). */
@@ -100,6 +106,8 @@ const env = z.object({
   LATCHKEY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LATCHKEY_INSTANCE_SETTINGS: z.string().optional(),
   LATCHKEY_RATE_LIMITS: z.string().optional(),
+  LATCHKEY_ROLE_PRESET: z.enum(PRESET_NAMES as [PresetName, ...PresetName[]], { message: `must be one of ${PRESET_NAMES.join(', ')}` }).optional(),
+  LATCHKEY_ROLES: z.string().optional(),
   LATCHKEY_SMTP_URL: smtpUrl.optional(),
   LATCHKEY_MAIL_FROM: mailFrom.optional(),
   LATCHKEY_WEBHOOK_DELIVERY: z.enum(['on', 'off'], { message: 'must be "on" or "off"' }).default('on'),
@@ -143,9 +151,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     : parseJsonVar('LATCHKEY_INSTANCE_SETTINGS', e.LATCHKEY_INSTANCE_SETTINGS, settingsPatchSchema, '{"session_inactivity_timeout":1800}');
   const rateLimits = e.LATCHKEY_RATE_LIMITS === undefined ? undefined
     : parseJsonVar('LATCHKEY_RATE_LIMITS', e.LATCHKEY_RATE_LIMITS, rateLimitsOverrideSchema, '{"signInPerIp":{"points":100,"durationSec":60}}');
+  const roles = e.LATCHKEY_ROLES === undefined ? undefined
+    : parseJsonVar('LATCHKEY_ROLES', e.LATCHKEY_ROLES, z.array(createRoleSchema).max(100), '[{"key":"editor","name":"Editor","permissions":["post:edit"]}]');
   return {
     instanceSettings,
     rateLimits,
+    rolePreset: e.LATCHKEY_ROLE_PRESET,
+    roles,
     port: e.PORT,
     host: e.HOST,
     publicUrl: e.LATCHKEY_PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`,

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { openSession } from '../sessions/sessions.js';
 import { checkPasswordStrength } from '../passwords/strength.js';
 import type { Services } from '../services.js';
 import type { SessionTable } from '../storage/schema.js';
@@ -10,7 +9,7 @@ import { primaryEmail } from '../users/user-record.js';
 import { CODE_MAX_ATTEMPTS, consumeCode, issueCode, wrongCode } from './email-codes.js';
 import { isLocked, lockoutExpiresInSeconds } from '../abuse/lockout.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
-import { findByIdentifier, lockedError, requireFactor } from './sign-ins.js';
+import { auditSignInFailure, findByIdentifier, lockedError, refuseSuspended, requireFactor, signedIn } from './sign-ins.js';
 
 /**
  * Passwordless sign-in and password reset by email code, built so that an
@@ -50,21 +49,37 @@ export async function requestCode(s: Services, purpose: Purpose, identifier: str
     .catch((err: unknown) => s.logger.error({ err, kind: purpose }, 'sending an email code failed'));
 }
 
-/** Checks the code for the identifier; the user it proves, or the same errors for everyone. */
+/** Checks the code for the identifier; the user it proves, or the same errors for everyone (audited either way). */
 async function proveCode(s: Services, purpose: Purpose, identifier: string, code: string) {
   const found = await findByIdentifier(s, identifier);
-  await consumeCode(s.db, s.clock, purpose, found?.id ?? opaqueSubject(identifier), code);
+  const strategy = purpose === 'sign_in' ? 'email_code' : 'reset_password_email_code';
+  const fail = (reason: string) => auditSignInFailure(s.db, s.clock.now(), { userId: found?.id, identifier, strategy, reason });
+  try {
+    await consumeCode(s.db, s.clock, purpose, found?.id ?? opaqueSubject(identifier), code);
+  } catch (err) {
+    if (err instanceof LatchkeyError) await fail(found ? err.code : 'unknown_identifier');
+    throw err;
+  }
   // An unknown identifier's code is never sent: matching it is a lucky guess, answered as a wrong one.
-  if (!found) throw wrongCode(CODE_MAX_ATTEMPTS - 1);
+  if (!found) {
+    await fail('unknown_identifier');
+    throw wrongCode(CODE_MAX_ATTEMPTS - 1);
+  }
+  const now = s.clock.now();
+  // A lockout from wrong passwords holds for every way in but a reset (which lifts it); a suspension and a lock hold for all.
+  const lockedOut = purpose === 'sign_in' && isLocked(found, now);
+  const refused = lockedOut ? lockedError(lockoutExpiresInSeconds(found, now)) : refuseSuspended(found, now);
+  if (refused) {
+    await fail(lockedOut ? 'locked_out' : refused.code);
+    throw refused;
+  }
   return found;
 }
 
 export async function signInWithCode(s: Services, clientId: string, identifier: string, code: string): Promise<SessionTable> {
   requireFactor(s, 'email_code');
   const user = await proveCode(s, 'sign_in', identifier, code);
-  // A lockout from wrong passwords holds for every way in.
-  if (isLocked(user, s.clock.now())) throw lockedError(lockoutExpiresInSeconds(user, s.clock.now()));
-  return s.db.transaction().execute((trx) => openSession(trx, s.clock, s.settings.get(), user.id, clientId));
+  return s.db.transaction().execute((trx) => signedIn(trx, s, user.id, clientId, 'email_code'));
 }
 
 /**
@@ -75,14 +90,14 @@ export async function signInWithCode(s: Services, clientId: string, identifier: 
 export async function resetPassword(s: Services, clientId: string, input: z.infer<typeof resetSchema>): Promise<SessionTable> {
   // Judged against the identifier only, the same for known and unknown ones.
   checkPasswordStrength(input.password, [input.identifier], s.settings.get().password_min_strength);
+  // Refuses a suspended or locked user before anything changes: a reset must not half-happen.
   const user = await proveCode(s, 'reset_password', input.identifier, input.code);
-  // Refuse before changing anything: a suspended user's reset must not half-happen.
-  if (user.banned) throw new LatchkeyError('forbidden', 'user_banned', 'user is banned', 'This account is suspended.');
-  if (user.locked) throw lockedError(null);
+  const self = { type: 'user' as const, id: user.id };
   // One transaction: the new password, and every existing session revoked with user.updated.
-  await updateUser(s.db, s.clock, user.id, { password: input.password, skip_password_checks: true, sign_out_of_other_sessions: true });
+  await updateUser(s.db, s.clock, user.id, { password: input.password, skip_password_checks: true, sign_out_of_other_sessions: true },
+    { type: 'user.password_reset', actor: self });
   return s.db.transaction().execute(async (trx) => {
     await trx.updateTable('users').set({ failed_attempts: 0, locked_until: null }).where('id', '=', user.id).execute();
-    return openSession(trx, s.clock, s.settings.get(), user.id, clientId);
+    return signedIn(trx, s, user.id, clientId, 'reset_password_email_code');
   });
 }

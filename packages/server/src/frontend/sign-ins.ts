@@ -5,6 +5,9 @@ import { hashPassword, verifyPassword } from '../passwords/passwords.js';
 import type { Services } from '../services.js';
 import { openSession } from '../sessions/sessions.js';
 import { lockLiveUser } from '../users/store.js';
+import { recordAudit } from '../audit/audit-log.js';
+import type { Db } from '../storage/database.js';
+import { bannedError, isBanned } from '../users/user-record.js';
 import type { SessionTable } from '../storage/schema.js';
 
 export const passwordSignInSchema = z.strictObject({
@@ -32,7 +35,7 @@ export async function findByIdentifier(s: Services, identifier: string) {
   const id = identifier.trim().toLowerCase();
   const kinds = s.settings.get().sign_in_identifiers;
   const viaEmail = s.db.selectFrom('email_addresses').select('user_id').where('email_lower', '=', id);
-  return s.db.selectFrom('users').select(['id', 'password_digest', 'banned', 'locked', 'failed_attempts', 'locked_until'])
+  return s.db.selectFrom('users').select(['id', 'password_digest', 'banned', 'ban_reason', 'banned_until', 'locked', 'failed_attempts', 'locked_until'])
     .where('deleted_at', 'is', null)
     .where((eb) => eb.or([
       ...(kinds.includes('email_address') ? [eb('id', 'in', viaEmail)] : []),
@@ -54,37 +57,82 @@ export const lockedError = (seconds: number | null) =>
     seconds ? `Too many wrong passwords: try again in ${Math.ceil(seconds / 60)} minute(s).` : 'This account is locked.',
     { lockout_expires_in_seconds: seconds });
 
+export type SignInStrategy = 'password' | 'email_code' | 'reset_password_email_code';
+
+/**
+ * Audits a refused sign-in: the user when the identifier names one, else only
+ * the identifier tried. `db` may be the transaction of a change made with it
+ * (a failed attempt counted).
+ */
+export async function auditSignInFailure(db: Db, now: number, f: { userId?: string | undefined; identifier: string; strategy: SignInStrategy; reason: string }) {
+  await recordAudit(db, now, {
+    type: 'user.sign_in_failed',
+    actor: { type: 'user', id: f.userId ?? null },
+    ...(f.userId ? { target: { type: 'user', id: f.userId } } : {}),
+    data: { identifier: f.identifier.slice(0, 320), strategy: f.strategy, reason: f.reason },
+  });
+}
+
+/** Opens the session of a successful sign-in and audits it, in one transaction (the caller's). */
+export async function signedIn(trx: Db, s: Services, userId: string, clientId: string, strategy: SignInStrategy): Promise<SessionTable> {
+  const session = await openSession(trx, s.clock, s.settings.get(), userId, clientId);
+  await recordAudit(trx, session.created_at, { type: 'user.signed_in', actor: { type: 'user', id: userId },
+    target: { type: 'user', id: userId }, data: { strategy, session_id: session.id } });
+  return session;
+}
+
+/** The refusals every way in shares: a suspension (with its reason and end), a lock. */
+export function refuseSuspended(user: { banned: number; ban_reason: string | null; banned_until: number | null; locked: number }, now: number): LatchkeyError | null {
+  if (isBanned(user, now)) return bannedError(user);
+  if (user.locked) return lockedError(null);
+  return null;
+}
+
 /**
  * Password sign-in. Wrong passwords count towards a lockout (instance settings
  * lockout_max_attempts / lockout_minutes); while locked, even the right password
- * is refused. Success resets the count.
+ * is refused. Success resets the count. Every outcome is audited.
  */
 export async function signInWithPassword(s: Services, clientId: string, identifier: string, password: string): Promise<SessionTable> {
   requireFactor(s, 'password');
   const user = await findByIdentifier(s, identifier);
   const now = s.clock.now();
-  if (user && isLocked(user, now)) throw lockedError(lockoutExpiresInSeconds(user, now));
+  const fail = async (reason: string, err: LatchkeyError) => {
+    await auditSignInFailure(s.db, now, { userId: user?.id, identifier, strategy: 'password', reason });
+    return err;
+  };
+  if (user && isLocked(user, now)) throw await fail('locked_out', lockedError(lockoutExpiresInSeconds(user, now)));
   standIn ??= hashPassword('latchkey stand-in password, never matches');
   const digest = user?.password_digest ?? (await standIn);
   const ok = await verifyPassword(digest, password);
-  if (!user || !user.password_digest) throw badCredentials();
+  if (!user || !user.password_digest) throw await fail(user ? 'no_password' : 'unknown_identifier', badCredentials());
   if (!ok) {
-    const settings = s.settings.get();
-    const policy = { maxAttempts: settings.lockout_max_attempts, lockoutMinutes: settings.lockout_minutes };
-    // Counted under the row lock: concurrent wrong guesses each count.
-    await s.db.transaction().execute(async (trx) => {
-      await lockLiveUser(trx, user.id);
-      const current = await trx.selectFrom('users').select(['failed_attempts', 'locked_until']).where('id', '=', user.id).executeTakeFirstOrThrow();
-      await trx.updateTable('users').set(registerFailure(current, now, policy)).where('id', '=', user.id).execute();
-    });
+    await countFailure(s, user.id, identifier, now);
     throw badCredentials();
   }
-  if (user.banned) throw new LatchkeyError('forbidden', 'user_banned', 'user is banned', 'This account is suspended.');
-  if (user.locked) throw lockedError(null);
+  const refused = refuseSuspended(user, now);
+  if (refused) throw await fail(refused.code, refused);
   return s.db.transaction().execute(async (trx) => {
     if (user.failed_attempts > 0 || user.locked_until !== null) {
       await trx.updateTable('users').set({ failed_attempts: 0, locked_until: null }).where('id', '=', user.id).execute();
     }
-    return openSession(trx, s.clock, s.settings.get(), user.id, clientId);
+    return signedIn(trx, s, user.id, clientId, 'password');
+  });
+}
+
+/** Counts a wrong password under the row lock (concurrent guesses each count), audited; the one that locks the account audits the lockout. */
+async function countFailure(s: Services, userId: string, identifier: string, now: number): Promise<void> {
+  const settings = s.settings.get();
+  const policy = { maxAttempts: settings.lockout_max_attempts, lockoutMinutes: settings.lockout_minutes };
+  await s.db.transaction().execute(async (trx) => {
+    await lockLiveUser(trx, userId);
+    const current = await trx.selectFrom('users').select(['failed_attempts', 'locked_until']).where('id', '=', userId).executeTakeFirstOrThrow();
+    const next = registerFailure(current, now, policy);
+    await trx.updateTable('users').set(next).where('id', '=', userId).execute();
+    await auditSignInFailure(trx, now, { userId, identifier, strategy: 'password', reason: 'wrong_password' });
+    if (next.locked_until !== null && current.locked_until !== next.locked_until) {
+      await recordAudit(trx, now, { type: 'user.locked_out', actor: { type: 'system' }, target: { type: 'user', id: userId },
+        data: { failed_attempts: next.failed_attempts, until: next.locked_until } });
+    }
   });
 }

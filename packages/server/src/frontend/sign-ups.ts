@@ -19,6 +19,8 @@ export const signUpSchema = z.strictObject({
   last_name: z.string().max(256).optional(),
   username: z.string().min(4).max(64).regex(/^[A-Za-z0-9_.-]+$/).transform((u) => u.toLowerCase()).optional(),
   unsafe_metadata: z.record(z.string(), z.unknown()).optional(),
+  /** A role the instance lets end users pick (sign_up_roles), e.g. customer or store_owner; else the default role. */
+  role: z.string().min(1).max(64).optional(),
 });
 export type SignUpInput = z.infer<typeof signUpSchema>;
 
@@ -30,6 +32,7 @@ export const signUpJson = (s: SignUpTable) => ({
   first_name: s.first_name,
   last_name: s.last_name,
   username: s.username,
+  role: s.role,
   unverified_fields: s.status === 'complete' ? [] : ['email_address'],
   verifications: { email_address: { status: s.status === 'complete' ? 'verified' : 'unverified', strategy: 'email_code' } },
   created_user_id: s.created_user_id,
@@ -58,6 +61,11 @@ export async function startSignUp(s: Services, clientId: string, input: SignUpIn
   if (missing.length) {
     throw new LatchkeyError('unprocessable', 'form_param_missing', 'is missing', `${missing.join(', ')} must be included.`, { param_name: missing[0] });
   }
+  if (input.role !== undefined && !settings.sign_up_roles.includes(input.role)) {
+    throw new LatchkeyError('unprocessable', 'role_not_allowed', 'role not allowed',
+      settings.sign_up_roles.length ? `role must be one of ${settings.sign_up_roles.join(', ')}.` : 'This instance does not let users pick a role at sign-up.',
+      { param_name: 'role' });
+  }
   checkPasswordStrength(input.password, [input.email_address, input.first_name, input.last_name, input.username].filter((v): v is string => !!v),
     settings.password_min_strength);
   const taken = await s.db.selectFrom('email_addresses').select('id').where('email_lower', '=', input.email_address.toLowerCase()).executeTakeFirst();
@@ -71,7 +79,7 @@ export async function startSignUp(s: Services, clientId: string, input: SignUpIn
   const signUp: SignUpTable = {
     id: newId('sua', now), client_id: clientId, status: 'missing_requirements', email_address: input.email_address,
     first_name: input.first_name ?? null, last_name: input.last_name ?? null, username: input.username ?? null,
-    password_digest: await hashPassword(input.password), unsafe_metadata: JSON.stringify(input.unsafe_metadata ?? {}),
+    password_digest: await hashPassword(input.password), unsafe_metadata: JSON.stringify(input.unsafe_metadata ?? {}), role: input.role ?? null,
     created_user_id: null, created_session_id: null, expire_at: now + SIGN_UP_TTL_MS, created_at: now, updated_at: now,
   };
   await s.db.insertInto('sign_ups').values(signUp).execute();
@@ -105,12 +113,13 @@ export async function verifySignUp(s: Services, clientId: string, id: string, co
     email_address: [signUp.email_address],
     first_name: signUp.first_name, last_name: signUp.last_name, username: signUp.username,
     unsafe_metadata: JSON.parse(signUp.unsafe_metadata) as Record<string, unknown>,
+    ...(signUp.role ? { public_metadata: { role: signUp.role } } : {}),
   });
   rec.user.password_digest = signUp.password_digest;
   rec.user.password_hasher = 'argon2id';
   for (const e of rec.emails) e.verification_strategy = 'email_code';
   return s.db.transaction().execute(async (trx) => {
-    await insertUser(trx, rec);
+    await insertUser(trx, rec, 'user.signed_up');
     const session = await openSession(trx, s.clock, s.settings.get(), rec.user.id, clientId);
     const done: SignUpTable = {
       ...signUp, status: 'complete', created_user_id: rec.user.id, created_session_id: session.id,

@@ -13,6 +13,7 @@ import { auditLogRoutes } from './routes/audit-logs.js';
 import { eventRoutes } from './routes/events.js';
 import { instanceRoutes } from './routes/instance.js';
 import { jwtTemplateRoutes } from './routes/jwt-templates.js';
+import { roleRoutes } from './routes/roles.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { userRoutes } from './routes/users.js';
 import { webhookEndpointRoutes, webhookMessageRoutes } from './routes/webhooks.js';
@@ -55,6 +56,7 @@ export function createHttpApp(s: Services): Hono {
   backend.route('/users', userRoutes(s));
   backend.route('/sessions', sessionRoutes(s));
   backend.route('/jwt_templates', jwtTemplateRoutes(s));
+  backend.route('/roles', roleRoutes(s));
   backend.route('/instance', instanceRoutes(s));
   backend.route('/events', eventRoutes(s));
   backend.route('/dev/outbox', devOutboxRoutes(s));

@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { LatchkeyError } from '../errors/latchkey-error.js';
+import { withActor } from '../events/origin.js';
 import type { SecretKeyVerifier } from '../instance/api-keys.js';
 
 const unauthenticated = (long: string) =>
@@ -16,7 +17,9 @@ export function secretKeyAuth(keys: SecretKeyVerifier): MiddlewareHandler {
     if (key.startsWith('pk_')) {
       throw unauthenticated('A publishable key cannot call the Backend API: use the secret key (sk_…).');
     }
-    if (!keys.verify(key)) throw unauthenticated('The secret key is not valid for this instance.');
-    await next();
+    const id = keys.identify(key);
+    if (!id) throw unauthenticated('The secret key is not valid for this instance.');
+    // What the request changes is audited as this key's doing.
+    await withActor({ type: 'secret_key', id }, next);
   };
 }

@@ -40,14 +40,14 @@ export async function createSecretKey(db: Db, clock: Clock, environment: 'develo
  * seconds so keys created or revoked by the CLI take effect in a running server.
  */
 export class SecretKeyVerifier {
-  private hashes: Buffer[] = [];
+  private keys: { id: string; hash: Buffer }[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly db: Db) {}
 
   async reload(): Promise<void> {
-    const rows = await this.db.selectFrom('secret_keys').select('key_hash').where('revoked_at', 'is', null).execute();
-    this.hashes = rows.map((r) => Buffer.from(r.key_hash, 'hex'));
+    const rows = await this.db.selectFrom('secret_keys').select(['id', 'key_hash']).where('revoked_at', 'is', null).execute();
+    this.keys = rows.map((r) => ({ id: r.id, hash: Buffer.from(r.key_hash, 'hex') }));
   }
 
   startAutoReload(intervalMs = 5_000, onError: (err: unknown) => void = () => {}): void {
@@ -59,11 +59,15 @@ export class SecretKeyVerifier {
     if (this.timer) clearInterval(this.timer);
   }
 
-  /** Compares hashes in constant time against every key (there are only a few). */
-  verify(presented: string): boolean {
+  /** The id of the key presented, or undefined. Compares in constant time against every key (there are only a few). */
+  identify(presented: string): string | undefined {
     const h = sha256(presented);
-    let ok = false;
-    for (const stored of this.hashes) ok = timingSafeEqual(h, stored) || ok;
-    return ok;
+    let found: string | undefined;
+    for (const stored of this.keys) if (timingSafeEqual(h, stored.hash)) found = stored.id;
+    return found;
+  }
+
+  verify(presented: string): boolean {
+    return this.identify(presented) !== undefined;
   }
 }

@@ -1,6 +1,16 @@
+import { recordAudit } from '../audit/audit-log.js';
 import type { Clock } from '../clock/clock.js';
 import type { Db } from '../storage/database.js';
 import { instanceSettingsSchema, type InstanceSettings } from './settings.js';
+
+/** The stored settings (not any instance's cached copy), defaults filled in. */
+export async function readStoredSettings(db: Db): Promise<InstanceSettings> {
+  const row = await db.selectFrom('instance').select('settings').executeTakeFirstOrThrow();
+  // Parsing fills defaults for settings added after the instance was created.
+  return instanceSettingsSchema.parse(JSON.parse(row.settings));
+}
+
+type Patch = Partial<InstanceSettings>;
 
 /**
  * The instance's settings, held in memory for the hot paths and re-read every
@@ -13,9 +23,7 @@ export class SettingsStore {
   constructor(private readonly db: Db, private readonly clock: Clock) {}
 
   async reload(): Promise<void> {
-    const row = await this.db.selectFrom('instance').select('settings').executeTakeFirstOrThrow();
-    // Parsing fills defaults for settings added after the instance was created.
-    this.current = instanceSettingsSchema.parse(JSON.parse(row.settings));
+    this.current = await readStoredSettings(this.db);
   }
 
   startAutoReload(intervalMs = 5_000, onError: (err: unknown) => void = () => {}): void {
@@ -34,14 +42,21 @@ export class SettingsStore {
   /**
    * Applies a validated partial update to the stored settings (not this
    * instance's possibly stale copy), under the row's lock, so concurrent PATCHes
-   * through different instances both land.
+   * through different instances both land. A function patch sees the stored
+   * settings. A change is audited (instance.updated, with the names of the
+   * settings that changed); an update that changes nothing writes nothing.
    */
-  async update(patch: Partial<InstanceSettings>): Promise<InstanceSettings> {
+  async update(patch: Patch | ((stored: InstanceSettings) => Patch)): Promise<InstanceSettings> {
     const next = await this.db.transaction().execute(async (trx) => {
       await trx.updateTable('instance').set((eb) => ({ updated_at: eb.ref('updated_at') })).execute();
-      const row = await trx.selectFrom('instance').select('settings').executeTakeFirstOrThrow();
-      const merged = instanceSettingsSchema.parse({ ...JSON.parse(row.settings), ...patch });
-      await trx.updateTable('instance').set({ settings: JSON.stringify(merged), updated_at: this.clock.now() }).execute();
+      const stored = await readStoredSettings(trx);
+      const merged = instanceSettingsSchema.parse({ ...stored, ...(typeof patch === 'function' ? patch(stored) : patch) });
+      const changed = (Object.keys(merged) as (keyof InstanceSettings)[])
+        .filter((k) => JSON.stringify(merged[k]) !== JSON.stringify(stored[k]));
+      if (changed.length === 0) return merged;
+      const now = this.clock.now();
+      await trx.updateTable('instance').set({ settings: JSON.stringify(merged), updated_at: now }).execute();
+      await recordAudit(trx, now, { type: 'instance.updated', target: { type: 'instance', id: 'instance' }, data: { fields: changed } });
       return merged;
     });
     this.current = next;

@@ -1,3 +1,4 @@
+import { recordAudit } from '../audit/audit-log.js';
 import type { Clock } from '../clock/clock.js';
 import type { Db } from '../storage/database.js';
 import { isSealed, seal, unseal } from './sealing.js';
@@ -133,7 +134,9 @@ export async function rotateSigningKey(
     const retired = await trx.selectFrom('signing_keys').select('kid').where('status', '=', 'active').execute();
     await trx.updateTable('signing_keys').set({ status: 'retired', retired_at: now }).where('status', '=', 'active').execute();
     await trx.insertInto('signing_keys').values(keyRow(key, now, encryptionKey)).execute();
-    return { newKid: key.kid, retiredKids: retired.map((r) => r.kid) };
+    const retiredKids = retired.map((r) => r.kid);
+    await recordAudit(trx, now, { type: 'signing_key.rotated', target: { type: 'signing_key', id: key.kid }, data: { retired: retiredKids } });
+    return { newKid: key.kid, retiredKids };
   });
 }
 

@@ -5,9 +5,10 @@ import type { InstanceSettings } from '../instance/settings.js';
 import type { Db } from '../storage/database.js';
 import type { SessionStatus, SessionTable } from '../storage/schema.js';
 import { recordEvent } from '../events/outbox.js';
+import { recordAudit } from '../audit/audit-log.js';
 import { findLiveUser, lockLiveUser } from '../users/store.js';
 import { userJson } from '../users/serialize.js';
-import type { UserRecord } from '../users/user-record.js';
+import { bannedError, isBanned, type UserRecord } from '../users/user-record.js';
 import { sessionJson } from './serialize.js';
 import { withEffectiveStatus } from './lifecycle.js';
 
@@ -41,7 +42,11 @@ export async function createSession(
   settings: InstanceSettings,
   userId: string,
 ): Promise<SessionTable> {
-  return db.transaction().execute((trx) => openSession(trx, clock, settings, userId));
+  return db.transaction().execute(async (trx) => {
+    const session = await openSession(trx, clock, settings, userId);
+    await recordAudit(trx, session.created_at, { type: 'session.created', target: { type: 'user', id: userId }, data: { session_id: session.id } });
+    return session;
+  });
 }
 
 /**
@@ -58,12 +63,12 @@ export async function openSession(
   // Under the user's row lock: a concurrent ban either sees this session and
   // revokes it, or commits first and this create sees `banned`.
   const user = (await lockLiveUser(trx, userId))
-    ? await trx.selectFrom('users').select(['id', 'banned', 'locked']).where('id', '=', userId).executeTakeFirst()
+    ? await trx.selectFrom('users').select(['id', 'banned', 'ban_reason', 'banned_until', 'locked']).where('id', '=', userId).executeTakeFirst()
     : undefined;
   if (!user) throw notFound('User');
-  if (user.banned) throw new LatchkeyError('forbidden', 'user_banned', 'user is banned', 'This user is banned and cannot have sessions.');
-  if (user.locked) throw new LatchkeyError('forbidden', 'user_locked', 'user is locked', 'This user is locked and cannot have sessions.');
   const now = clock.now();
+  if (isBanned(user, now)) throw bannedError(user);
+  if (user.locked) throw new LatchkeyError('forbidden', 'user_locked', 'user is locked', 'This user is locked and cannot have sessions.');
   const clientId = existingClientId ?? newId('client', now);
   const session: SessionTable = {
     id: newId('sess', now),
@@ -133,6 +138,7 @@ export async function revokeSession(db: Db, clock: Clock, id: string): Promise<S
     // Only the request that actually revoked it records the event.
     if (Number(res.numUpdatedRows) === 1) {
       await recordEvent(trx, now, 'session.revoked', sessionEventData(revoked, (await findLiveUser(trx, current.user_id)) ?? null), current.user_id);
+      await recordAudit(trx, now, { type: 'session.revoked', target: { type: 'user', id: current.user_id }, data: { session_id: id } });
     }
   });
   return getSession(db, clock, id);
@@ -173,6 +179,8 @@ export async function endSession(db: Db, clock: Clock, session: SessionTable): P
       .where('id', '=', session.id).where('status', '=', 'active').executeTakeFirst();
     if (Number(res.numUpdatedRows) === 1) {
       await recordEvent(trx, now, 'session.ended', sessionEventData(ended, (await findLiveUser(trx, session.user_id)) ?? null), session.user_id);
+      await recordAudit(trx, now, { type: 'user.signed_out', actor: { type: 'user', id: session.user_id },
+        target: { type: 'user', id: session.user_id }, data: { session_id: session.id } });
     }
   });
 }

@@ -6,6 +6,7 @@ import * as m003 from './migrations/003_frontend.js';
 import * as m004 from './migrations/004_dev_emails.js';
 import * as m005 from './migrations/005_lockout.js';
 import { webhooksMigration } from './migrations/006_webhooks.js';
+import * as m007 from './migrations/007_roles_suspension.js';
 
 /** Migrations are compiled into the server: no files to find at run time. */
 const migrationsFor = (storage: Storage): Record<string, Migration> => ({
@@ -15,6 +16,7 @@ const migrationsFor = (storage: Storage): Record<string, Migration> => ({
   '004_dev_emails': m004,
   '005_lockout': m005,
   '006_webhooks': webhooksMigration(storage.dialect),
+  '007_roles_suspension': m007,
 });
 
 // An arbitrary constant that names "Latchkey start-up" among PostgreSQL advisory locks.

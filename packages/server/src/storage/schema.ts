@@ -71,6 +71,10 @@ export interface UserTable {
   failed_attempts: number;
   /** While in the future, sign-in is refused (lockout); ms. */
   locked_until: number | null;
+  /** Why the user is banned (shown to them as the suspension reason). */
+  ban_reason: string | null;
+  /** When a ban lifts itself (ms); null: until unbanned. */
+  banned_until: number | null;
 }
 
 export interface EmailAddressTable {
@@ -156,6 +160,8 @@ export interface SignUpTable {
   username: string | null;
   password_digest: string | null;
   unsafe_metadata: string;
+  /** The role chosen at sign-up (one of the instance's sign_up_roles); null: the default role. */
+  role: string | null;
   created_user_id: string | null;
   created_session_id: string | null;
   expire_at: number;
@@ -264,6 +270,16 @@ export interface AuditLogTable {
   created_at: number;
 }
 
+export interface RoleTable {
+  key: string;
+  name: string;
+  description: string;
+  /** JSON array of permission strings such as "store:manage". */
+  permissions: string;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Database {
   instance: InstanceTable;
   secret_keys: SecretKeyTable;
@@ -282,4 +298,5 @@ export interface Database {
   webhook_messages: WebhookMessageTable;
   webhook_attempts: WebhookAttemptTable;
   audit_logs: AuditLogTable;
+  roles: RoleTable;
 }

@@ -1,3 +1,6 @@
+import { z } from 'zod';
+import { shortcodeIssues } from './shortcodes.js';
+
 /**
  * Claim templates with shortcodes, as in Clerk's JWT templates and custom session
  * claims: a string that is exactly one shortcode takes the value with its type
@@ -44,3 +47,19 @@ export function renderClaims(template: Record<string, unknown>, context: Record<
 
 /** True when the template has no shortcode, so rendering it needs no user data. */
 export const isStatic = (template: Record<string, unknown>) => !JSON.stringify(template).includes('{{');
+
+/**
+ * The zod schema of a claims template: refuses the reserved claims, shortcodes
+ * naming unknown fields (each issue names the claim), and templates over
+ * `maxBytes` of JSON.
+ */
+export function claimsTemplateSchema(reserved: readonly string[], maxBytes: number) {
+  return z.record(z.string().min(1).max(128), z.unknown()).superRefine((claims, ctx) => {
+    for (const key of Object.keys(claims)) {
+      if (reserved.includes(key)) ctx.addIssue({ code: 'custom', path: [key], message: `the reserved claim "${key}" cannot be set here` });
+    }
+    for (const issue of shortcodeIssues(claims)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    const size = Buffer.byteLength(JSON.stringify(claims));
+    if (size > maxBytes) ctx.addIssue({ code: 'custom', message: `the claims are ${size} bytes of JSON; the limit is ${maxBytes}` });
+  });
+}

@@ -1,9 +1,11 @@
 import { z } from 'zod';
+import { recordAudit } from '../audit/audit-log.js';
 import type { Clock } from '../clock/clock.js';
 import { LatchkeyError, notFound } from '../errors/latchkey-error.js';
 import { newId } from '../ids/ids.js';
 import { isUniqueViolation, type Db } from '../storage/database.js';
 import type { JwtTemplateTable } from '../storage/schema.js';
+import { claimsTemplateSchema } from './claims-template.js';
 
 /**
  * Claims a template may not set: the ones every template token sets itself, and
@@ -20,6 +22,8 @@ export interface JwtTemplate {
   lifetime: number;
   allowed_clock_skew: number;
   aud: string | null;
+  /** False: no `nbf` claim (the built-in "convex" template, whose claims must not change between refreshes). */
+  nbf?: false;
   created_at: number;
   updated_at: number;
 }
@@ -47,6 +51,9 @@ export const CONVEX_TEMPLATE: JwtTemplate = {
   lifetime: 3600,
   allowed_clock_skew: 5,
   aud: 'convex',
+  // Convex ignores nbf on its OIDC path, and a claim that moves with every refresh
+  // would only change the identity its query cache is keyed by.
+  nbf: false,
   created_at: 0,
   updated_at: 0,
 };
@@ -60,24 +67,26 @@ export async function findTemplate(db: Db, name: string): Promise<JwtTemplate> {
   throw notFound('JWT template');
 }
 
-const claimsSchema = z.record(z.string(), z.unknown()).superRefine((claims, ctx) => {
-  for (const key of TEMPLATE_RESERVED_CLAIMS) {
-    if (key in claims) ctx.addIssue({ code: 'custom', message: `the reserved claim "${key}" cannot be set by a template` });
-  }
-  if (JSON.stringify(claims).length > 8192) ctx.addIssue({ code: 'custom', message: 'claims must be at most 8 KiB of JSON' });
-});
+/** Template tokens are sent in headers, not cookies: more room than session claims have. */
+const claimsSchema = claimsTemplateSchema(TEMPLATE_RESERVED_CLAIMS, 8192);
 
-export const createTemplateSchema = z.strictObject({
+const templateFields = {
   name: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'may contain only letters, digits, "_" and "-"'),
   claims: claimsSchema,
   // At most 7 days, as expires_in_seconds: a retired key stays published as long as its tokens live.
-  lifetime: z.number().int().min(30).max(604_800).default(60),
-  allowed_clock_skew: z.number().int().min(0).max(300).default(5),
+  lifetime: z.number().int().min(30).max(604_800),
+  allowed_clock_skew: z.number().int().min(0).max(300),
   aud: z.string().min(1).max(256).nullish(),
   custom_signing_key: z.literal(false).optional(),
   signing_algorithm: z.literal('RS256').optional(),
+};
+export const createTemplateSchema = z.strictObject({
+  ...templateFields,
+  lifetime: templateFields.lifetime.default(60),
+  allowed_clock_skew: templateFields.allowed_clock_skew.default(5),
 });
-export const updateTemplateSchema = createTemplateSchema.partial();
+// Without defaults: a PATCH changes only what it names (zod's .partial() would keep the defaults).
+export const updateTemplateSchema = z.strictObject(templateFields).partial();
 
 export const templateJson = (t: JwtTemplate) => ({
   object: 'jwt_template' as const,
@@ -116,7 +125,10 @@ export async function createTemplate(db: Db, clock: Clock, input: z.infer<typeof
     allowed_clock_skew: input.allowed_clock_skew, aud: input.aud ?? null, created_at: now, updated_at: now,
   };
   try {
-    await db.insertInto('jwt_templates').values(row).execute();
+    await db.transaction().execute(async (trx) => {
+      await trx.insertInto('jwt_templates').values(row).execute();
+      await recordAudit(trx, now, { type: 'jwt_template.created', target: { type: 'jwt_template', id: row.id }, data: { name: row.name } });
+    });
   } catch (err) {
     if (isUniqueViolation(err)) throw nameTaken();
     throw err;
@@ -133,8 +145,11 @@ export async function updateTemplate(db: Db, clock: Clock, id: string, input: z.
   // Kysely leaves out undefined values: only the given fields change.
   const patch = { ...fields, claims: fields.claims && JSON.stringify(fields.claims) };
   try {
-    await db.updateTable('jwt_templates').set({ ...patch, updated_at: Math.max(clock.now(), current.updated_at + 1) })
-      .where('id', '=', id).execute();
+    await db.transaction().execute(async (trx) => {
+      const now = Math.max(clock.now(), current.updated_at + 1);
+      await trx.updateTable('jwt_templates').set({ ...patch, updated_at: now }).where('id', '=', id).execute();
+      await recordAudit(trx, now, { type: 'jwt_template.updated', target: { type: 'jwt_template', id }, data: { fields: Object.keys(fields) } });
+    });
   } catch (err) {
     if (isUniqueViolation(err)) throw nameTaken();
     throw err;
@@ -142,7 +157,10 @@ export async function updateTemplate(db: Db, clock: Clock, id: string, input: z.
   return getTemplate(db, id);
 }
 
-export async function deleteTemplate(db: Db, id: string): Promise<void> {
-  const result = await db.deleteFrom('jwt_templates').where('id', '=', id).executeTakeFirst();
-  if (Number(result.numDeletedRows) === 0) throw notFound('JWT template');
+export async function deleteTemplate(db: Db, clock: Clock, id: string): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const result = await trx.deleteFrom('jwt_templates').where('id', '=', id).executeTakeFirst();
+    if (Number(result.numDeletedRows) === 0) throw notFound('JWT template');
+    await recordAudit(trx, clock.now(), { type: 'jwt_template.deleted', target: { type: 'jwt_template', id } });
+  });
 }

@@ -1,7 +1,9 @@
 import type { CompiledQuery } from 'kysely';
 import type { Clock } from '../clock/clock.js';
 import { LatchkeyError, notFound } from '../errors/latchkey-error.js';
-import type { InstanceSettings } from '../instance/settings.js';
+import { SESSION_CLAIMS_MAX_BYTES, type InstanceSettings } from '../instance/settings.js';
+import { recordAudit } from '../audit/audit-log.js';
+import { bannedError, isBanned } from '../users/user-record.js';
 import { effectiveStatus } from '../sessions/lifecycle.js';
 import type { Db } from '../storage/database.js';
 import type { SessionTable } from '../storage/schema.js';
@@ -18,6 +20,8 @@ export interface MintDeps {
   /** The public URL: `iss` of every token, byte for byte. */
   issuer: string;
   settings: () => InstanceSettings;
+  /** A role's permissions, from the in-memory role catalog (roles/catalog.ts). */
+  permissionsOf: (role: unknown) => string[];
 }
 
 export interface MintOptions {
@@ -33,7 +37,7 @@ function sessionQuery(db: Db, sessionId: string) {
     .selectFrom('sessions')
     .innerJoin('users', 'users.id', 'sessions.user_id')
     .selectAll('sessions')
-    .select(['users.banned', 'users.locked', 'users.deleted_at'])
+    .select(['users.banned', 'users.ban_reason', 'users.banned_until', 'users.locked', 'users.deleted_at'])
     .where('sessions.id', '=', sessionId);
 }
 type SessionRow = Awaited<ReturnType<ReturnType<typeof sessionQuery>['executeTakeFirst']>>;
@@ -42,6 +46,20 @@ type SessionRow = Awaited<ReturnType<ReturnType<typeof sessionQuery>['executeTak
 // and then only re-bound, instead of being rebuilt and recompiled per request.
 const compiledSessionQuery = new WeakMap<Db, CompiledQuery>();
 
+/** Why a session may not have tokens now, or null when it may. */
+function refusal(row: NonNullable<SessionRow>, now: number): LatchkeyError | null {
+  const status = effectiveStatus(row, now);
+  if (status !== 'active') {
+    return new LatchkeyError('unprocessable', 'session_not_active', 'session is not active',
+      `This session is ${status}; sign in again to get tokens.`, { status });
+  }
+  if (row.deleted_at !== null) return notFound('User');
+  if (isBanned(row, now)) return bannedError(row);
+  if (row.locked) return new LatchkeyError('forbidden', 'user_locked', 'user is locked', 'This user is locked.');
+  return null;
+}
+
+/** The session, if it may have a token now; a refusal is audited (session.token_refused) and thrown. */
 async function loadLiveSession(db: Db, sessionId: string, now: number): Promise<SessionTable> {
   let compiled = compiledSessionQuery.get(db);
   if (!compiled) {
@@ -51,16 +69,23 @@ async function loadLiveSession(db: Db, sessionId: string, now: number): Promise<
   const result = await db.executeQuery<NonNullable<SessionRow>>({ ...compiled, parameters: [sessionId] });
   const row = result.rows[0];
   if (!row) throw notFound('Session');
-  const { banned, locked, deleted_at, ...session } = row;
-  const status = effectiveStatus(session, now);
-  if (status !== 'active') {
-    throw new LatchkeyError('unprocessable', 'session_not_active', 'session is not active',
-      `This session is ${status}; sign in again to get tokens.`, { status });
+  const refused = refusal(row, now);
+  if (refused) {
+    await recordAudit(db, now, { type: 'session.token_refused', target: { type: 'user', id: row.user_id },
+      data: { session_id: row.id, reason: refused.code, ...(refused.code === 'session_not_active' ? refused.meta : {}) } });
+    throw refused;
   }
-  if (deleted_at !== null) throw notFound('User');
-  if (banned) throw new LatchkeyError('forbidden', 'user_banned', 'user is banned', 'This user is banned.');
-  if (locked) throw new LatchkeyError('forbidden', 'user_locked', 'user is locked', 'This user is locked.');
+  const { banned: _b, ban_reason: _r, banned_until: _u, locked: _l, deleted_at: _d, ...session } = row;
   return session;
+}
+
+/** Session tokens ride in a cookie: claims that render too large (big metadata, say) are refused with a clear error. */
+function checkCookieSize(custom: Record<string, unknown>): void {
+  const size = Buffer.byteLength(JSON.stringify(custom));
+  if (size <= SESSION_CLAIMS_MAX_BYTES) return;
+  throw new LatchkeyError('unprocessable', 'session_claims_too_large', 'session claims too large',
+    `The instance's session_claims render to ${size} bytes of JSON for this user; the limit is ${SESSION_CLAIMS_MAX_BYTES} so the token fits in a cookie. `
+    + 'Move large values out of the claims (use a JWT template for them).', { size, limit: SESSION_CLAIMS_MAX_BYTES });
 }
 
 /**
@@ -79,7 +104,7 @@ export async function mintToken(deps: MintDeps, sessionId: string, opts: MintOpt
     if (isStatic(template)) return renderClaims(template, {});
     const rec = await findLiveUser(deps.db, session.user_id);
     if (!rec) throw notFound('User');
-    return renderClaims(template, shortcodeContext(rec, session));
+    return renderClaims(template, shortcodeContext(rec, session, deps.permissionsOf));
   };
 
   if (opts.template) {
@@ -93,7 +118,7 @@ export async function mintToken(deps: MintDeps, sessionId: string, opts: MintOpt
       iss: deps.issuer,
       sub: session.user_id,
       iat,
-      nbf: iat - t.allowed_clock_skew,
+      ...(t.nbf === false ? {} : { nbf: iat - t.allowed_clock_skew }),
       exp: iat + lifetime,
       jti: newJti(),
     });
@@ -101,6 +126,7 @@ export async function mintToken(deps: MintDeps, sessionId: string, opts: MintOpt
 
   // Settings validation refuses reserved claims; the fixed claims come last regardless.
   const custom = await context(settings.session_claims);
+  checkCookieSize(custom);
   const lifetime = opts.expiresInSeconds ?? settings.session_token_lifetime;
   return deps.signer.sign({
     ...custom,

@@ -1,5 +1,5 @@
 import type { EmailAddressTable, PhoneNumberTable } from '../storage/schema.js';
-import { parseMetadata, type UserRecord } from './user-record.js';
+import { isBanned, parseMetadata, type UserRecord } from './user-record.js';
 
 /**
  * Clerk's User JSON. @clerk/backend deserialises by `object`, needs `linked_to`
@@ -35,7 +35,11 @@ export function userJson(rec: UserRecord, now: number = Date.now()) {
     totp_enabled: false,
     backup_code_enabled: false,
     two_factor_enabled: false,
-    banned: u.banned === 1,
+    // A ban whose `until` has passed no longer counts, even before the maintenance job clears it.
+    banned: isBanned(u, now),
+    /** Latchkey: why the user is suspended, and when the suspension lifts itself (ms; null: until unbanned). */
+    ban_reason: isBanned(u, now) ? u.ban_reason : null,
+    banned_until: isBanned(u, now) ? u.banned_until : null,
     // Locked by an operator, or for a while after too many wrong passwords.
     locked: u.locked === 1 || lockedFor !== null,
     lockout_expires_in_seconds: lockedFor,

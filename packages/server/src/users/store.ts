@@ -1,4 +1,5 @@
 import { sql, type Expression, type SqlBool, type ExpressionBuilder } from 'kysely';
+import { notFound } from '../errors/latchkey-error.js';
 import type { Db } from '../storage/database.js';
 import type { Database, UserTable } from '../storage/schema.js';
 import type { UserFilter, UserOrderField } from './schemas.js';
@@ -48,6 +49,16 @@ export async function lockAndReadLiveUser(db: Db, id: string): Promise<UserRecor
   const [rec] = await loadUserRecords(db, [row]);
   return rec;
 }
+
+/** The user, read under its row lock (see lockLiveUser); 404 when absent. */
+export async function lockedUser(trx: Db, id: string): Promise<UserRecord> {
+  const rec = await lockAndReadLiveUser(trx, id);
+  if (!rec) throw notFound('User');
+  return rec;
+}
+
+/** `updated_at` strictly increases per user, even within one millisecond. */
+export const nextUpdatedAt = (prev: number, now: number) => Math.max(now, prev + 1);
 
 type Eb = ExpressionBuilder<Database, 'users'>;
 

@@ -1,3 +1,4 @@
+import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { EmailAddressTable, PhoneNumberTable, UserTable } from '../storage/schema.js';
 
 /** A user row with its identifiers: the unit the users domain reads and returns. */
@@ -18,3 +19,13 @@ export function primaryEmail(rec: UserRecord): EmailAddressTable | undefined {
 export function primaryPhone(rec: UserRecord): PhoneNumberTable | undefined {
   return rec.phones.find((p) => p.id === rec.user.primary_phone_number_id);
 }
+
+/** Whether a ban holds now: one whose `banned_until` has passed does not (users/suspension.ts). */
+export const isBanned = (u: Pick<UserTable, 'banned' | 'banned_until'>, now: number): boolean =>
+  u.banned === 1 && (u.banned_until === null || u.banned_until > now);
+
+/** How sign-in, token refresh and session creation refuse a suspended user: 403 user_banned with the reason and end. */
+export const bannedError = (u: Pick<UserTable, 'ban_reason' | 'banned_until'>) =>
+  new LatchkeyError('forbidden', 'user_banned', 'Account suspended',
+    u.ban_reason ? `This account is suspended: ${u.ban_reason}` : 'This account is suspended.',
+    { reason: u.ban_reason, suspended_until: u.banned_until });

@@ -6,10 +6,14 @@ import { endUserSessions } from '../sessions/sessions.js';
 import { isUniqueViolation, violatedColumn, type Db } from '../storage/database.js';
 import type { EmailAddressTable, PhoneNumberTable, UserTable } from '../storage/schema.js';
 import { recordEvent } from '../events/outbox.js';
+import { recordAudit, type Actor } from '../audit/audit-log.js';
+import { assertKnownRole, recordRoleChange, withDefaultRole } from '../roles/assignment.js';
 import { deepMerge, serializeMetadata } from './metadata.js';
 import { userJson } from './serialize.js';
 import type { CreateUserInput, MetadataInput, UpdateUserInput } from './schemas.js';
-import { findLiveUser, lockAndReadLiveUser } from './store.js';
+import { findLiveUser, lockedUser, nextUpdatedAt } from './store.js';
+
+export { lockedUser, nextUpdatedAt };
 import { parseMetadata, type UserRecord } from './user-record.js';
 
 /** The users domain: every write is one transaction and re-reads what it wrote. */
@@ -18,12 +22,6 @@ export const identifierExists = (param: string, what: string) =>
   new LatchkeyError('unprocessable', 'form_identifier_exists', `That ${what} is taken. Please try another.`,
     `That ${what} is taken. Please try another.`, { param_name: param });
 
-/** The user, read under its row lock (see lockLiveUser); 404 when absent. */
-export async function lockedUser(trx: Db, id: string): Promise<UserRecord> {
-  const rec = await lockAndReadLiveUser(trx, id);
-  if (!rec) throw notFound('User');
-  return rec;
-}
 
 /** Re-reads the user inside the transaction and records user.updated with that state. */
 export async function updated(trx: Db, id: string, now: number): Promise<UserRecord> {
@@ -48,8 +46,6 @@ function identifierConflict(err: unknown): unknown {
   }
 }
 
-/** `updated_at` strictly increases per user, even within one millisecond. */
-export const nextUpdatedAt = (prev: number, now: number) => Math.max(now, prev + 1);
 const bool = (v: boolean | undefined, fallback = false) => ((v ?? fallback) ? 1 : 0);
 const toMs = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso));
 
@@ -151,20 +147,35 @@ export async function buildUser(clock: Clock, input: CreateUserInput): Promise<U
     deleted_at: null,
     failed_attempts: 0,
     locked_until: null,
+    ban_reason: null,
+    banned_until: null,
   };
 
   return { user, emails: emailRows, phones: phoneRows };
 }
 
-/** Inserts a built user with its identifiers and user.created; inside the caller's transaction. */
-export async function insertUser(trx: Db, rec: UserRecord): Promise<void> {
+/**
+ * Inserts a built user with its identifiers, user.created and its audit entry
+ * (`user.created`, or `user.signed_up` by the user themself); inside the
+ * caller's transaction. The default role applies when the user has none; a
+ * role must be in the catalog.
+ */
+export async function insertUser(trx: Db, rec: UserRecord, audit: 'user.created' | 'user.signed_up' = 'user.created'): Promise<void> {
   const { user, emails, phones } = rec;
+  const publicMetadata = await withDefaultRole(trx, parseMetadata(user.public_metadata));
+  await assertKnownRole(trx, publicMetadata);
+  user.public_metadata = JSON.stringify(publicMetadata);
   try {
     await assertIdentifiersFree(trx, { emails: emails.map((e) => e.email_lower), phones: phones.map((p) => p.phone_number), username: user.username, externalId: user.external_id });
     await trx.insertInto('users').values(user).execute();
     if (emails.length) await trx.insertInto('email_addresses').values(emails).execute();
     if (phones.length) await trx.insertInto('phone_numbers').values(phones).execute();
     await recordEvent(trx, user.updated_at, 'user.created', userJson(rec), user.id);
+    await recordAudit(trx, user.updated_at, {
+      type: audit, target: { type: 'user', id: user.id },
+      ...(audit === 'user.signed_up' ? { actor: { type: 'user', id: user.id } } : {}),
+      data: { role: publicMetadata.role ?? null },
+    });
   } catch (err) {
     throw identifierConflict(err);
   }
@@ -191,7 +202,13 @@ async function assertIdentifiersFree(
   }
 }
 
-export async function updateUser(db: Db, clock: Clock, id: string, input: UpdateUserInput): Promise<UserRecord> {
+/** What a user update is audited as: an administrative change by default, or an auth event (password change, reset). */
+export interface UpdateAudit {
+  type: 'user.updated' | 'user.password_changed' | 'user.password_reset';
+  actor?: Actor;
+}
+
+export async function updateUser(db: Db, clock: Clock, id: string, input: UpdateUserInput, audit: UpdateAudit = { type: 'user.updated' }): Promise<UserRecord> {
   const password = await passwordDigest(input);
   try {
     return await db.transaction().execute(async (trx) => {
@@ -224,14 +241,22 @@ export async function updateUser(db: Db, clock: Clock, id: string, input: Update
         patch.primary_phone_number_id = input.primary_phone_number_id;
       }
       // PATCH /v1/users/{id} replaces whole metadata documents, as Clerk's does.
-      if (input.public_metadata) patch.public_metadata = serializeMetadata('public_metadata', input.public_metadata);
+      if (input.public_metadata) {
+        await assertKnownRole(trx, input.public_metadata);
+        patch.public_metadata = serializeMetadata('public_metadata', input.public_metadata);
+      }
       if (input.private_metadata) patch.private_metadata = serializeMetadata('private_metadata', input.private_metadata);
       if (input.unsafe_metadata) patch.unsafe_metadata = serializeMetadata('unsafe_metadata', input.unsafe_metadata);
       await assertIdentifiersFree(trx, { username: patch.username, externalId: patch.external_id, exceptUserId: id });
       const now = clock.now();
       await trx.updateTable('users').set({ ...patch, updated_at: nextUpdatedAt(rec.user.updated_at, now) }).where('id', '=', id).execute();
       const after = await updated(trx, id, now);
-      if (password && input.sign_out_of_other_sessions) await endUserSessions(trx, after, now, 'revoked');
+      const revoked = password && input.sign_out_of_other_sessions ? await endUserSessions(trx, after, now, 'revoked') : [];
+      // Names of the changed fields, never their values (passwords, PII).
+      const fields = Object.keys(input).filter((k) => (input as Record<string, unknown>)[k] !== undefined);
+      await recordAudit(trx, now, { type: audit.type, ...(audit.actor ? { actor: audit.actor } : {}), target: { type: 'user', id },
+        data: { fields, ...(revoked.length ? { sessions_revoked: revoked.length } : {}) } });
+      if (input.public_metadata) await recordRoleChange(trx, now, id, parseMetadata(rec.user.public_metadata), input.public_metadata);
       return after;
     });
   } catch (err) {
@@ -248,6 +273,7 @@ export async function writeMetadata(db: Db, clock: Clock, id: string, input: Met
       const value = input[key];
       if (value === undefined) continue;
       const next = mode === 'merge' ? deepMerge(parseMetadata(rec.user[key]), value) : value;
+      if (key === 'public_metadata') await assertKnownRole(trx, next);
       patch[key] = serializeMetadata(key, next);
     }
     const now = clock.now();
@@ -256,24 +282,26 @@ export async function writeMetadata(db: Db, clock: Clock, id: string, input: Met
     // Only the row's own columns changed, under the row lock: the new state is known without reading it back.
     const next: UserRecord = { ...rec, user: { ...rec.user, ...set } };
     await recordEvent(trx, now, 'user.updated', userJson(next), id);
+    await recordAudit(trx, now, { type: 'user.metadata_updated', target: { type: 'user', id },
+      data: { mode, documents: Object.keys(patch).filter((k) => k !== 'updated_at') } });
+    if (patch.public_metadata) await recordRoleChange(trx, now, id, parseMetadata(rec.user.public_metadata), parseMetadata(patch.public_metadata));
     return next;
   });
 }
 
 /**
- * Ban revokes every session at once (as Clerk's does); lock only refuses new
- * sign-ins and tokens. Unban/unlock lift the flag.
+ * Lock refuses new sign-ins and tokens but keeps sessions; unlock lifts it, and
+ * any lockout from wrong passwords. (A ban is users/suspension.ts.)
  */
-export async function setUserFlag(db: Db, clock: Clock, id: string, flag: 'banned' | 'locked', on: boolean): Promise<UserRecord> {
+export async function setLocked(db: Db, clock: Clock, id: string, on: boolean): Promise<UserRecord> {
   return db.transaction().execute(async (trx) => {
     const rec = await lockedUser(trx, id);
     const now = clock.now();
-    // Unlocking also lifts a lockout from wrong passwords.
-    const lockout = flag === 'locked' && !on ? { failed_attempts: 0, locked_until: null } : {};
-    await trx.updateTable('users').set({ [flag]: on ? 1 : 0, ...lockout, updated_at: nextUpdatedAt(rec.user.updated_at, now) })
+    const lockout = on ? {} : { failed_attempts: 0, locked_until: null };
+    await trx.updateTable('users').set({ locked: on ? 1 : 0, ...lockout, updated_at: nextUpdatedAt(rec.user.updated_at, now) })
       .where('id', '=', id).execute();
     const after = await updated(trx, id, now);
-    if (flag === 'banned' && on) await endUserSessions(trx, after, now, 'revoked');
+    await recordAudit(trx, now, { type: on ? 'user.locked' : 'user.unlocked', target: { type: 'user', id } });
     return after;
   });
 }
@@ -304,6 +332,7 @@ export async function deleteUser(db: Db, clock: Clock, id: string): Promise<{ id
       // Later than every earlier event's data.updated_at, so order-by-updated_at receivers apply the delete last.
       updated_at: updatedAt,
     }, id);
+    await recordAudit(trx, now, { type: 'user.deleted', target: { type: 'user', id } });
     return { id, external_id: rec.user.external_id };
   });
 }

@@ -11,8 +11,9 @@ import type { SessionTable } from '../../storage/schema.js';
 import { addEmailAddress, makePrimaryEmail, markEmailVerified, removeEmailAddress } from '../../users/email-addresses.js';
 import { ownUserJson } from '../../users/serialize.js';
 import { findLiveUser } from '../../users/store.js';
-import { primaryEmail, type UserRecord } from '../../users/user-record.js';
+import { bannedError, isBanned, primaryEmail, type UserRecord } from '../../users/user-record.js';
 import { deleteUser, updateUser } from '../../users/users.js';
+import { withActor } from '../../events/origin.js';
 import { jsonBody } from '../body.js';
 import { browserGuards, requireClient } from './client-context.js';
 
@@ -29,25 +30,35 @@ const passwordSchema = z.strictObject({
 });
 const emailSchema = z.strictObject({ email_address: z.string().max(320).regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be a valid email address') });
 
+type Env = { Variables: { me: { session: SessionTable; rec: UserRecord } } };
+
 /**
  * /v1/me: the signed-in user (the client's active session) managing their own
  * account: profile, password, email addresses, sessions on other devices, and
  * deleting the account when the instance allows it.
  */
 export function meRoutes(s: Services) {
-  const app = new Hono();
+  const app = new Hono<Env>();
   app.use(...browserGuards(s));
 
-  async function current(c: Context): Promise<{ session: SessionTable; rec: UserRecord }> {
+  /** The client's active session and its user, or 401; a suspended user gets 403 user_banned. */
+  async function signedIn(c: Context): Promise<{ session: SessionTable; rec: UserRecord }> {
     const { client } = await requireClient(c, s);
     const unauthenticated = new LatchkeyError('unauthenticated', 'signed_out', 'Signed out', 'This client has no active session: sign in first.');
     if (!client.last_active_session_id) throw unauthenticated;
     const session = await getSession(s.db, s.clock, client.last_active_session_id);
     const rec = session.status === 'active' ? await findLiveUser(s.db, session.user_id) : undefined;
     if (!rec) throw unauthenticated;
-    if (rec.user.banned) throw new LatchkeyError('forbidden', 'user_banned', 'user is banned', 'This account is suspended.');
+    if (isBanned(rec.user, s.clock.now())) throw bannedError(rec.user);
     return { session, rec };
   }
+  // Every /v1/me route acts as the signed-in user: their changes are audited as theirs.
+  app.use(async (c, next) => {
+    const found = await signedIn(c);
+    c.set('me', found);
+    await withActor({ type: 'user', id: found.rec.user.id }, next);
+  });
+  const current = async (c: Context<Env>) => c.get('me');
   const json = (rec: UserRecord) => ownUserJson(rec, s.clock.now());
 
   app.get('/', async (c) => c.json(json((await current(c)).rec)));
@@ -71,7 +82,8 @@ export function meRoutes(s: Services) {
       if (err instanceof LatchkeyError) throw new LatchkeyError(err.kind, err.code, err.message, err.longMessage, { ...err.meta, param_name: 'new_password' });
       throw err;
     }
-    const after = await updateUser(s.db, s.clock, rec.user.id, { password: input.new_password, skip_password_checks: true });
+    const after = await updateUser(s.db, s.clock, rec.user.id, { password: input.new_password, skip_password_checks: true },
+      { type: 'user.password_changed' });
     if (input.sign_out_of_other_sessions) {
       const { data } = await listSessions(s.db, s.clock, { user_id: rec.user.id, status: 'active' }, { limit: 500, offset: 0 });
       for (const other of data) if (other.id !== session.id) await revokeSession(s.db, s.clock, other.id);

@@ -14,6 +14,7 @@ import { loadUserRecords } from '../../users/store.js';
 import { ownUserJson } from '../../users/serialize.js';
 import { jsonBody } from '../body.js';
 import { clientIp } from '../request-origin.js';
+import { withActor } from '../../events/origin.js';
 import { browserGuards, requireClient } from './client-context.js';
 
 const tokenSchema = z.strictObject({});
@@ -48,6 +49,8 @@ export function frontendRoutes(s: Services) {
   };
 
   app.use(...browserGuards(s));
+  // End users act here; who exactly is known once they sign in (the domain names them then).
+  app.use((_c, next) => withActor({ type: 'user' }, next));
 
   app.get('/', async (c) => {
     const { client } = await requireClient(c, s);

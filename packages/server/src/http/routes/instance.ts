@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { settingsPatchSchema, type InstanceSettings } from '../../instance/settings.js';
+import { checkRoleSettings } from '../../roles/catalog.js';
 import type { Services } from '../../services.js';
 import { jsonBody } from '../body.js';
 
@@ -15,6 +16,10 @@ export function instanceRoutes(s: Services) {
     ...settings,
   });
   app.get('/', (c) => c.json(json(s.settings.get())));
-  app.patch('/', async (c) => c.json(json(await s.settings.update(await jsonBody(c, settingsPatchSchema)))));
+  app.patch('/', async (c) => {
+    const patch = await jsonBody(c, settingsPatchSchema);
+    await checkRoleSettings(s.db, patch);
+    return c.json(json(await s.settings.update(patch)));
+  });
   return app;
 }

@@ -19,7 +19,7 @@ export function jwtTemplateRoutes(s: Services) {
   app.patch('/:id', async (c) =>
     c.json(templateJson(await updateTemplate(db, clock, c.req.param('id'), await jsonBody(c, updateTemplateSchema)))));
   app.delete('/:id', async (c) => {
-    await deleteTemplate(db, c.req.param('id'));
+    await deleteTemplate(db, clock, c.req.param('id'));
     return c.json({ object: 'jwt_template', id: c.req.param('id'), deleted: true });
   });
   return app;

@@ -5,7 +5,9 @@ import { createUserSchema, metadataSchema, updateUserSchema, userFilterSchema, u
 import { deletedUserJson, userJson as toJson } from '../../users/serialize.js';
 import type { UserRecord } from '../../users/user-record.js';
 import { countUsers, listUsers } from '../../users/store.js';
-import { createUser, deleteUser, getUser, setUserFlag, updateUser, writeMetadata } from '../../users/users.js';
+import { createUser, deleteUser, getUser, setLocked, updateUser, writeMetadata } from '../../users/users.js';
+import { banSchema, banUser, unbanUser } from '../../users/suspension.js';
+import { assignRole, assignRoleSchema } from '../../roles/assignment.js';
 import { jsonBody, queryParams } from '../body.js';
 
 const ARRAY_PARAMS = ['email_address', 'phone_number', 'username', 'user_id', 'external_id', 'web3_wallet', 'organization_id'];
@@ -39,11 +41,20 @@ export function userRoutes(s: Services) {
   app.put('/:id/metadata', async (c) =>
     c.json(userJson(await writeMetadata(db, clock, c.req.param('id'), await jsonBody(c, metadataSchema), 'replace'))));
 
-  for (const [action, flag, on] of [['ban', 'banned', true], ['unban', 'banned', false], ['lock', 'locked', true], ['unlock', 'locked', false]] as const) {
+  // Clerk's SDK bans with no body; Latchkey also takes { reason, until }.
+  app.post('/:id/ban', async (c) => c.json(userJson(await banUser(db, clock, c.req.param('id'), await jsonBody(c, banSchema)))));
+  app.post('/:id/unban', async (c) => {
+    await jsonBody(c, noBody);
+    return c.json(userJson(await unbanUser(db, clock, c.req.param('id'))));
+  });
+  for (const [action, on] of [['lock', true], ['unlock', false]] as const) {
     app.post(`/:id/${action}`, async (c) => {
       await jsonBody(c, noBody);
-      return c.json(userJson(await setUserFlag(db, clock, c.req.param('id'), flag, on)));
+      return c.json(userJson(await setLocked(db, clock, c.req.param('id'), on)));
     });
   }
+  /** Latchkey: set or remove the user's role (public_metadata.role), optionally revoking their sessions. */
+  app.post('/:id/role', async (c) =>
+    c.json(userJson(await assignRole(db, clock, c.req.param('id'), await jsonBody(c, assignRoleSchema)))));
   return app;
 }
