@@ -1,4 +1,6 @@
+import { PostgresAdapter, sql } from 'kysely';
 import { newId } from '../ids/ids.js';
+import { settledPage } from '../storage/commit-order.js';
 import { currentOrigin } from '../events/origin.js';
 import type { Db } from '../storage/database.js';
 import type { AuditLogTable } from '../storage/schema.js';
@@ -47,7 +49,7 @@ function resolveActor(given: Actor | undefined): Required<Actor> {
 /** Writes an audit entry in the caller's transaction, so it exists exactly when the change does. */
 export async function recordAudit(db: Db, now: number, e: AuditEntry): Promise<void> {
   const actor = resolveActor(e.actor);
-  await db.insertInto('audit_logs').values({
+  const row = {
     id: newId('aud', now),
     type: e.type,
     actor_type: actor.type,
@@ -58,7 +60,14 @@ export async function recordAudit(db: Db, now: number, e: AuditEntry): Promise<v
     user_agent: actor.userAgent,
     data: JSON.stringify(e.data ?? {}),
     created_at: now,
-  }).execute();
+  };
+  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) {
+    await db.insertInto('audit_logs').values(row).execute();
+    return;
+  }
+  // The transaction takes its id before it draws the sequence, so cursor reads can settle (storage/commit-order.ts).
+  await db.insertInto('audit_logs').columns(Object.keys(row) as (keyof typeof row)[])
+    .expression(sql`select ${sql.join(Object.values(row))} from (select pg_current_xact_id()) as xid`).execute();
 }
 
 /** The actor of a change to a user made by that user (sign-in, sign-out, own profile). */
@@ -82,7 +91,7 @@ export interface AuditQuery {
   createdBefore?: number | undefined;
 }
 
-/** One page of entries matching the filters, with a cursor (the sequence) to the next. */
+/** One page of entries matching the filters; the last one's sequence is the cursor to the next. */
 export async function listAuditLogs(db: Db, q: AuditQuery): Promise<{ data: StoredAuditLog[]; hasMore: boolean }> {
   let query = db.selectFrom('audit_logs').selectAll();
   if (q.after !== undefined) query = query.where('sequence', '>', q.after);
@@ -94,9 +103,12 @@ export async function listAuditLogs(db: Db, q: AuditQuery): Promise<{ data: Stor
   if (q.types.length) query = query.where('type', 'in', q.types);
   if (q.createdAfter !== undefined) query = query.where('created_at', '>', q.createdAfter);
   if (q.createdBefore !== undefined) query = query.where('created_at', '<', q.createdBefore);
-  const rows = await query.orderBy('sequence', q.order).limit(q.limit + 1).execute();
-  const data = rows.slice(0, q.limit).map((r) => ({ ...r, sequence: Number(r.sequence) }));
-  return { data, hasMore: rows.length > q.limit };
+  const read = async () => {
+    const rows = await query.orderBy('sequence', q.order).limit(q.limit + 1).execute();
+    return { data: rows.slice(0, q.limit).map((r) => ({ ...r, sequence: Number(r.sequence) })), hasMore: rows.length > q.limit };
+  };
+  // Oldest first is how a reader follows the log: it must not pass an entry still committing.
+  return q.order === 'asc' ? settledPage(db, 'audit_logs', q.after ?? 0, read) : read();
 }
 
 /** Every matching entry, oldest first, a page at a time: the JSON-lines export. */

@@ -5,7 +5,7 @@ import { list, UsageError, withStorage } from './shared.js';
 
 /** latchkey audit-logs export [--since <ISO time>] [--types a,b] [--target <id>] [--actor <id>]: JSON lines on stdout. */
 export async function auditLogs(config: Config, sub: string | undefined, args: string[]): Promise<void> {
-  if (sub !== 'export') throw new UsageError(`Unknown command: audit-logs ${sub ?? ''} (see latchkey help)`);
+  if (sub !== 'export') throw new UsageError(`Unknown command: audit-logs ${sub ?? ''}`);
   const { values } = parseArgs({ args, options: {
     since: { type: 'string' }, until: { type: 'string' }, types: { type: 'string' }, target: { type: 'string' }, actor: { type: 'string' },
   } });

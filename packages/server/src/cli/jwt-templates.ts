@@ -58,5 +58,5 @@ export async function jwtTemplates(config: Config, sub: string | undefined, args
       });
     }
   }
-  throw new UsageError(`Unknown command: jwt-templates ${sub ?? ''} (see latchkey help)`);
+  throw new UsageError(`Unknown command: jwt-templates ${sub ?? ''}`);
 }

@@ -179,7 +179,7 @@ async function main(argv: string[]): Promise<void> {
     case 'audit-logs':
       return auditLogs(config, sub, rest);
   }
-  throw new UsageError(`Unknown command: ${argv.join(' ')}\n\n${HELP}`);
+  throw new UsageError(`Unknown command: ${argv.join(' ')}`);
 }
 
 // What a command changes is audited as the operator's (named by their OS account).
@@ -193,7 +193,8 @@ function operatorName(): string | null {
 const operator = { clientIp: '', userAgent: '', actor: { type: 'operator' as const, id: operatorName() } };
 
 withOrigin(operator, () => main(process.argv.slice(2))).catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof UsageError) process.stderr.write(`${err.message}\n`);
+  if (err instanceof UsageError) process.stderr.write(`${err.message}\n\n${HELP}\n`);
+  else if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
   else if (err instanceof LatchkeyError) process.stderr.write(`${err.longMessage}\n`);
   else if (err instanceof ValidationErrors) process.stderr.write(`${err.message}\n`);
   else process.stderr.write(`latchkey: ${err instanceof Error ? err.message : String(err)}\n`);

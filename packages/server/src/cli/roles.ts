@@ -53,5 +53,5 @@ export async function roles(config: Config, sub: string | undefined, args: strin
       });
     }
   }
-  throw new UsageError(`Unknown command: roles ${sub ?? ''} (see latchkey help)`);
+  throw new UsageError(`Unknown command: roles ${sub ?? ''}`);
 }

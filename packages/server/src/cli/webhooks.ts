@@ -84,6 +84,6 @@ export async function webhooks(config: Config, sub: string | undefined, args: st
       });
     }
   }
-  throw new UsageError(`Unknown command: webhooks ${sub ?? ''} (see latchkey help)`);
+  throw new UsageError(`Unknown command: webhooks ${sub ?? ''}`);
 }
 
