@@ -17,7 +17,8 @@ export async function auditLogs(config: Config, sub: string | undefined, args: s
   };
   const query = {
     types: list(values.types) ?? [], targetId: values.target, actorId: values.actor,
-    createdAfter: time('since', values.since), createdBefore: time('until', values.until),
+    // --since is inclusive, created_after exclusive.
+    createdAfter: values.since === undefined ? undefined : time('since', values.since)! - 1, createdBefore: time('until', values.until),
   };
   await withStorage(config, async ({ db }) => {
     for await (const entry of exportAuditLogs(db, query)) {

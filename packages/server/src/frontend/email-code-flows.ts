@@ -95,7 +95,7 @@ export async function resetPassword(s: Services, clientId: string, input: z.infe
   const self = { type: 'user' as const, id: user.id };
   // One transaction: the new password, and every existing session revoked with user.updated.
   await updateUser(s.db, s.clock, user.id, { password: input.password, skip_password_checks: true, sign_out_of_other_sessions: true },
-    { type: 'user.password_reset', actor: self });
+    { audit: 'user.password_reset', actor: self });
   return s.db.transaction().execute(async (trx) => {
     await trx.updateTable('users').set({ failed_attempts: 0, locked_until: null }).where('id', '=', user.id).execute();
     return signedIn(trx, s, user.id, clientId, 'reset_password_email_code');

@@ -16,7 +16,8 @@ function toValidationErrors(error: z.ZodError): ValidationErrors {
       continue;
     }
     const param = issue.path.join('.') || 'body';
-    const missing = issue.code === 'invalid_type' && issue.input === undefined;
+    // zod reports an absent enum or literal as invalid_value, an absent anything else as invalid_type.
+    const missing = (issue.code === 'invalid_type' || issue.code === 'invalid_value') && issue.input === undefined;
     out.push(missing
       ? new LatchkeyError('unprocessable', 'form_param_missing', 'is missing', `${param} must be included.`, { param_name: param })
       : new LatchkeyError('unprocessable', 'form_param_format_invalid', 'is invalid', `${param}: ${issue.message}`, { param_name: param }));

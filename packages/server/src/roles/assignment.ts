@@ -1,3 +1,4 @@
+import { PostgresAdapter } from 'kysely';
 import { z } from 'zod';
 import { recordAudit } from '../audit/audit-log.js';
 import type { Clock } from '../clock/clock.js';
@@ -26,7 +27,10 @@ export async function assertKnownRole(db: Db, publicMetadata: Metadata | undefin
   if (typeof role !== 'string') {
     throw new LatchkeyError('unprocessable', 'role_unknown', 'unknown role', `${param} must be a string naming a role of the catalog.`, { param_name: param });
   }
-  const found = await db.selectFrom('roles').select('key').where('key', '=', role).executeTakeFirst();
+  // On PostgreSQL the role row stays share-locked until the write commits, so a concurrent delete
+  // (which locks it for update, then counts holders) cannot leave this user holding a deleted role.
+  const query = db.selectFrom('roles').select('key').where('key', '=', role);
+  const found = await (db.getExecutor().adapter instanceof PostgresAdapter ? query.forShare() : query).executeTakeFirst();
   if (found) return;
   const keys = (await db.selectFrom('roles').select('key').orderBy('key').limit(20).execute()).map((r) => r.key);
   throw new LatchkeyError('unprocessable', 'role_unknown', 'unknown role',

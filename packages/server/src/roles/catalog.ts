@@ -122,7 +122,9 @@ const inUse = (key: string, why: string, meta: Record<string, unknown>) =>
 /** Deletes a role nobody holds and no setting names. */
 export async function deleteRole(db: Db, clock: Clock, key: string): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    await getRole(trx, key);
+    // Locked first, so a user write checking the role (assignment.ts) either commits before the count below or sees it gone.
+    const lock = trx.selectFrom('roles').select('key').where('key', '=', key);
+    if (!(await (trx.getExecutor().adapter instanceof PostgresAdapter ? lock.forUpdate() : lock).executeTakeFirst())) throw notFound('Role');
     const settings = await readStoredSettings(trx);
     if (settings.default_role === key) throw inUse(key, 'it is the default role (instance setting default_role)', { setting: 'default_role' });
     if (settings.sign_up_roles.includes(key)) throw inUse(key, 'users may pick it at sign-up (instance setting sign_up_roles)', { setting: 'sign_up_roles' });

@@ -155,11 +155,14 @@ export async function endUserSessions(
   now: number,
   status: 'revoked' | 'removed',
   userId: string = user!.user.id,
+  /** A session to leave alone (the one changing the password). */
+  exceptSessionId = '',
 ): Promise<string[]> {
-  const rows = await db.selectFrom('sessions').selectAll().where('user_id', '=', userId).where('status', '=', 'active').execute();
+  const rows = await db.selectFrom('sessions').selectAll().where('user_id', '=', userId).where('status', '=', 'active')
+    .where('id', '!=', exceptSessionId).execute();
   if (rows.length) {
     await db.updateTable('sessions').set({ status, updated_at: now })
-      .where('user_id', '=', userId).where('status', '=', 'active').execute();
+      .where('id', 'in', rows.map((r) => r.id)).where('status', '=', 'active').execute();
   }
   for (const row of rows) {
     await recordEvent(db, now, `session.${status}`, sessionEventData({ ...row, status, updated_at: now }, user), userId);

@@ -202,13 +202,18 @@ async function assertIdentifiersFree(
   }
 }
 
-/** What a user update is audited as: an administrative change by default, or an auth event (password change, reset). */
-export interface UpdateAudit {
-  type: 'user.updated' | 'user.password_changed' | 'user.password_reset';
+export interface UpdateOptions {
+  /** What the update is audited as: an administrative change by default, or an auth event (password change, reset). */
+  audit?: 'user.updated' | 'user.password_changed' | 'user.password_reset';
   actor?: Actor;
+  /** With sign_out_of_other_sessions: the session that stays (the one changing its password). */
+  keepSessionId?: string;
 }
 
-export async function updateUser(db: Db, clock: Clock, id: string, input: UpdateUserInput, audit: UpdateAudit = { type: 'user.updated' }): Promise<UserRecord> {
+/** Flags that steer an update rather than change a field: not listed in its audit entry. */
+const STEERING = new Set(['skip_password_checks', 'skip_password_requirement', 'sign_out_of_other_sessions']);
+
+export async function updateUser(db: Db, clock: Clock, id: string, input: UpdateUserInput, options: UpdateOptions = {}): Promise<UserRecord> {
   const password = await passwordDigest(input);
   try {
     return await db.transaction().execute(async (trx) => {
@@ -251,10 +256,11 @@ export async function updateUser(db: Db, clock: Clock, id: string, input: Update
       const now = clock.now();
       await trx.updateTable('users').set({ ...patch, updated_at: nextUpdatedAt(rec.user.updated_at, now) }).where('id', '=', id).execute();
       const after = await updated(trx, id, now);
-      const revoked = password && input.sign_out_of_other_sessions ? await endUserSessions(trx, after, now, 'revoked') : [];
+      const revoked = password && input.sign_out_of_other_sessions
+        ? await endUserSessions(trx, after, now, 'revoked', id, options.keepSessionId) : [];
       // Names of the changed fields, never their values (passwords, PII).
-      const fields = Object.keys(input).filter((k) => (input as Record<string, unknown>)[k] !== undefined);
-      await recordAudit(trx, now, { type: audit.type, ...(audit.actor ? { actor: audit.actor } : {}), target: { type: 'user', id },
+      const fields = Object.keys(input).filter((k) => (input as Record<string, unknown>)[k] !== undefined && !STEERING.has(k));
+      await recordAudit(trx, now, { type: options.audit ?? 'user.updated', ...(options.actor ? { actor: options.actor } : {}), target: { type: 'user', id },
         data: { fields, ...(revoked.length ? { sessions_revoked: revoked.length } : {}) } });
       if (input.public_metadata) await recordRoleChange(trx, now, id, parseMetadata(rec.user.public_metadata), input.public_metadata);
       return after;

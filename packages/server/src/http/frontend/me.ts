@@ -82,12 +82,10 @@ export function meRoutes(s: Services) {
       if (err instanceof LatchkeyError) throw new LatchkeyError(err.kind, err.code, err.message, err.longMessage, { ...err.meta, param_name: 'new_password' });
       throw err;
     }
-    const after = await updateUser(s.db, s.clock, rec.user.id, { password: input.new_password, skip_password_checks: true },
-      { type: 'user.password_changed' });
-    if (input.sign_out_of_other_sessions) {
-      const { data } = await listSessions(s.db, s.clock, { user_id: rec.user.id, status: 'active' }, { limit: 500, offset: 0 });
-      for (const other of data) if (other.id !== session.id) await revokeSession(s.db, s.clock, other.id);
-    }
+    // One transaction: the new password and, when asked, every other session revoked.
+    const after = await updateUser(s.db, s.clock, rec.user.id,
+      { password: input.new_password, skip_password_checks: true, sign_out_of_other_sessions: input.sign_out_of_other_sessions },
+      { audit: 'user.password_changed', keepSessionId: session.id });
     return c.json(json(after));
   });
 

@@ -135,7 +135,9 @@ export function frontendRoutes(s: Services) {
     const session = await ownSession(c, client.id);
     // azp is the browser app's origin; a native client's Origin header proves nothing, so it gets none.
     const authorizedParty = c.req.header('authorization') ? undefined : c.req.header('origin');
-    const jwt = await mintToken(s.mint, session.id, { template: c.req.param('template'), authorizedParty });
+    // The session names the user: a refusal is audited as theirs.
+    const jwt = await withActor({ type: 'user', id: session.user_id },
+      () => mintToken(s.mint, session.id, { template: c.req.param('template'), authorizedParty }));
     await touchSession(s.db, s.clock, s.settings.get(), session);
     return c.json({ object: 'token', jwt });
   };
