@@ -6,9 +6,8 @@ import type { SessionTable } from '../storage/schema.js';
 import { findLiveUser } from '../users/store.js';
 import { updateUser } from '../users/users.js';
 import { primaryEmail } from '../users/user-record.js';
-import { CODE_MAX_ATTEMPTS, consumeCode, issueCode, wrongCode } from './email-codes.js';
+import { CODE_MAX_ATTEMPTS, checkCode, issueCode, wrongCode } from './email-codes.js';
 import { isLocked, lockoutExpiresInSeconds } from '../abuse/lockout.js';
-import { LatchkeyError } from '../errors/latchkey-error.js';
 import { auditSignInFailure, findByIdentifier, lockedError, refuseSuspended, requireFactor, signedIn } from './sign-ins.js';
 
 /**
@@ -53,13 +52,14 @@ export async function requestCode(s: Services, purpose: Purpose, identifier: str
 async function proveCode(s: Services, purpose: Purpose, identifier: string, code: string) {
   const found = await findByIdentifier(s, identifier);
   const strategy = purpose === 'sign_in' ? 'email_code' : 'reset_password_email_code';
-  const fail = (reason: string) => auditSignInFailure(s.db, s.clock.now(), { userId: found?.id, identifier, strategy, reason });
-  try {
-    await consumeCode(s.db, s.clock, purpose, found?.id ?? opaqueSubject(identifier), code);
-  } catch (err) {
-    if (err instanceof LatchkeyError) await fail(found ? err.code : 'unknown_identifier');
-    throw err;
-  }
+  const fail = (reason: string, db = s.db) => auditSignInFailure(db, s.clock.now(), { userId: found?.id, identifier, strategy, reason });
+  // The attempt counted and its audit entry commit together (and stay, though the request fails).
+  const wrong = await s.db.transaction().execute(async (trx) => {
+    const err = await checkCode(trx, s.clock, purpose, found?.id ?? opaqueSubject(identifier), code);
+    if (err) await fail(found ? err.code : 'unknown_identifier', trx);
+    return err;
+  });
+  if (wrong) throw wrong;
   // An unknown identifier's code is never sent: matching it is a lucky guess, answered as a wrong one.
   if (!found) {
     await fail('unknown_identifier');

@@ -47,21 +47,28 @@ export const wrongCode = (attemptsRemaining: number) =>
   codeError('form_code_incorrect', 'The code is incorrect.', { attempts_remaining: attemptsRemaining });
 
 /**
- * Checks a code and consumes it. A wrong code counts as an attempt (committed
- * even though the request fails); after CODE_MAX_ATTEMPTS the code is dead.
+ * Checks a code and consumes it; the refusal, or null when the code was right.
+ * Every try counts as an attempt, reserved before the code is compared (so
+ * concurrent guesses cannot all slip under the limit) and committed even when
+ * the caller then fails the request; after CODE_MAX_ATTEMPTS the code is dead.
  */
-export async function consumeCode(db: Db, clock: Clock, purpose: Purpose, subjectId: string, code: string): Promise<void> {
+export async function checkCode(db: Db, clock: Clock, purpose: Purpose, subjectId: string, code: string): Promise<LatchkeyError | null> {
   const now = clock.now();
   const row = await latest(db, purpose, subjectId);
-  if (!row || now >= row.expire_at) throw codeError('verification_expired', 'This code has expired; ask for a new one.');
-  if (row.attempts >= CODE_MAX_ATTEMPTS) throw codeError('verification_failed', 'Too many wrong codes; ask for a new one.');
+  if (!row || now >= row.expire_at) return codeError('verification_expired', 'This code has expired; ask for a new one.');
+  const reserved = await db.updateTable('email_codes').set((eb) => ({ attempts: eb('attempts', '+', 1) }))
+    .where('id', '=', row.id).where('attempts', '<', CODE_MAX_ATTEMPTS).returning('attempts').executeTakeFirst();
+  if (!reserved) return codeError('verification_failed', 'Too many wrong codes; ask for a new one.');
   const ok = /^\d{6}$/.test(code) && timingSafeEqual(digest(row.id, code), Buffer.from(row.code_hash, 'hex'));
-  if (!ok) {
-    await db.updateTable('email_codes').set((eb) => ({ attempts: eb('attempts', '+', 1) })).where('id', '=', row.id).execute();
-    throw wrongCode(CODE_MAX_ATTEMPTS - row.attempts - 1);
-  }
+  if (!ok) return wrongCode(CODE_MAX_ATTEMPTS - reserved.attempts);
   // Only one request can consume it, even when two race with the right code.
   const res = await db.updateTable('email_codes').set({ consumed_at: now })
     .where('id', '=', row.id).where('consumed_at', 'is', null).executeTakeFirst();
-  if (Number(res.numUpdatedRows) !== 1) throw codeError('verification_expired', 'This code was already used.');
+  return Number(res.numUpdatedRows) === 1 ? null : codeError('verification_expired', 'This code was already used.');
+}
+
+/** checkCode, throwing its refusal. */
+export async function consumeCode(db: Db, clock: Clock, purpose: Purpose, subjectId: string, code: string): Promise<void> {
+  const refused = await checkCode(db, clock, purpose, subjectId, code);
+  if (refused) throw refused;
 }

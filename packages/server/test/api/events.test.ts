@@ -23,6 +23,9 @@ describe.each(dialects())('event outbox and feed (%s)', (dialect) => {
 
   beforeAll(async () => {
     server = await startServer(dialect);
+    // A user's role (public_metadata.role) must be in the role catalog; creating a role records no event.
+    const role = await server.api('/v1/roles', { method: 'POST', json: { key: 'admin', name: 'Admin' } });
+    expect(role.status).toBe(200);
   });
   afterAll(() => server?.close());
 
@@ -40,7 +43,9 @@ describe.each(dialects())('event outbox and feed (%s)', (dialect) => {
   const post = (path: string, json: unknown = {}) => server.api(path, { method: 'POST', json });
 
   it('records every change with its event, in one strictly increasing order', async () => {
-    const user = await (await post('/v1/users', { email_address: ['feed@example.com'], external_id: 'ext-1', public_metadata: { role: 'admin' } })).json();
+    const createdRes = await post('/v1/users', { email_address: ['feed@example.com'], external_id: 'ext-1', public_metadata: { role: 'admin' } });
+    expect(createdRes.status).toBe(200);
+    const user = await createdRes.json();
     const s1 = await (await post('/v1/sessions', { user_id: user.id })).json();
     const s2 = await (await post('/v1/sessions', { user_id: user.id })).json();
     await server.api(`/v1/users/${user.id}/metadata`, { method: 'PATCH', json: { public_metadata: { dbId: 9 } } });

@@ -10,14 +10,21 @@ describe.each(dialects())('instance settings, session lifetimes and JWT template
 
   beforeAll(async () => {
     server = await startServer(dialect, { clock });
+    // The roles the tests give users (public_metadata.role must name a role in the catalog).
+    for (const [key, name] of [['store_owner', 'Store owner'], ['admin', 'Admin']]) {
+      const res = await server.api('/v1/roles', { method: 'POST', json: { key, name } });
+      expect(res.status).toBe(200);
+    }
   });
   afterAll(() => server?.close());
 
   async function userWithSession(email: string, metadata: Record<string, unknown> = {}) {
-    const user = await (await server.api('/v1/users', {
+    const created = await server.api('/v1/users', {
       method: 'POST',
       json: { email_address: [email], first_name: 'Grace', last_name: 'Hopper', public_metadata: metadata },
-    })).json();
+    });
+    expect(created.status).toBe(200);
+    const user = await created.json();
     const session = await (await server.api('/v1/sessions', { method: 'POST', json: { user_id: user.id } })).json();
     return { user, session };
   }
@@ -49,7 +56,7 @@ describe.each(dialects())('instance settings, session lifetimes and JWT template
     const t1 = claimsOf((await (await mint(session.id)).json()).jwt);
     expect(t1.role).toBe('store_owner');
     expect((t1.exp as number) - (t1.iat as number)).toBe(120);
-    await server.api(`/v1/users/${user.id}/metadata`, { method: 'PATCH', json: { public_metadata: { role: 'admin' } } });
+    expect((await server.api(`/v1/users/${user.id}/metadata`, { method: 'PATCH', json: { public_metadata: { role: 'admin' } } })).status).toBe(200);
     expect(claimsOf((await (await mint(session.id)).json()).jwt).role).toBe('admin');
   });
 

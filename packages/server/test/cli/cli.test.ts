@@ -79,7 +79,8 @@ describe('latchkey CLI (built, SQLite)', () => {
     const secretsBefore = db1.prepare('select * from secret_keys').all();
     const instanceBefore = db1.prepare('select * from instance').all();
     db1.close();
-    expect(migrations).toEqual([{ name: '001_core' }, { name: '002_events' }, { name: '003_frontend' }, { name: '004_dev_emails' }, { name: '005_lockout' }, { name: '006_webhooks' }]);
+    expect(migrations).toEqual([{ name: '001_core' }, { name: '002_events' }, { name: '003_frontend' }, { name: '004_dev_emails' }, { name: '005_lockout' }, { name: '006_webhooks' },
+      { name: '007_roles_suspension' }]);
     expect(instanceBefore).toHaveLength(1);
     expect(secretsBefore).toHaveLength(1);
     expect(keysBefore).toHaveLength(1);

@@ -19,6 +19,12 @@ describe.each(dialects())('@clerk/backend client against Latchkey (%s)', (dialec
   beforeAll(async () => {
     server = await startServer(dialect);
     clerk = createClerkClient({ secretKey: server.secretKey, apiUrl: server.url });
+    // public_metadata.role must name a role in Latchkey's catalog. The catalog is Latchkey's own API (the SDK has
+    // no call for it), so the roles these tests use are created with a plain fetch and the secret key.
+    for (const [key, name] of [['admin', 'Admin'], ['user', 'User']]) {
+      const res = await server.api('/v1/roles', { method: 'POST', json: { key, name } });
+      expect(res.status).toBe(200);
+    }
   });
   afterAll(() => server?.close());
 

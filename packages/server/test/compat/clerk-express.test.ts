@@ -96,6 +96,11 @@ describe.each(dialects())('@clerk/express app against Latchkey (%s)', (dialect) 
   beforeAll(async () => {
     server = await startServer(dialect, { clock });
     jwksSpy = vi.spyOn(server.lk.services.keyring, 'jwks');
+    // public_metadata.role must name a role in the catalog: the roles these tests give the user (plain fetch, secret key).
+    for (const [key, name] of [['admin', 'Admin'], ['editor', 'Editor']]) {
+      const role = await server.api('/v1/roles', { method: 'POST', json: { key, name } });
+      expect(role.status).toBe(200);
+    }
     const settings = await server.api('/v1/instance', {
       method: 'PATCH',
       json: { session_claims: { role: '{{user.public_metadata.role}}', dbId: '{{user.public_metadata.dbId}}' } },
@@ -143,11 +148,11 @@ describe.each(dialects())('@clerk/express app against Latchkey (%s)', (dialect) 
     expect((await me(app, after)).body.claims).toMatchObject({ role: 'editor', dbId: 42 });
     expect((await me(app, before)).body.claims).toMatchObject({ role: 'admin', dbId: 42 });
     // A claim whose metadata key is removed is left out of the next token.
-    await server.api(`/v1/users/${userId}/metadata`, { method: 'PATCH', json: { public_metadata: { dbId: null } } });
+    expect((await server.api(`/v1/users/${userId}/metadata`, { method: 'PATCH', json: { public_metadata: { dbId: null } } })).status).toBe(200);
     const claims = (await me(app, await mint())).body.claims;
     expect(claims.role).toBe('editor');
     expect(claims).not.toHaveProperty('dbId');
-    await server.api(`/v1/users/${userId}/metadata`, { method: 'PATCH', json: { public_metadata: { role: 'admin', dbId: 42 } } });
+    expect((await server.api(`/v1/users/${userId}/metadata`, { method: 'PATCH', json: { public_metadata: { role: 'admin', dbId: 42 } } })).status).toBe(200);
   });
 
   it('treats an expired token as signed out (401)', async () => {

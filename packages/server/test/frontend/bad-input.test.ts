@@ -7,8 +7,10 @@ import { dialects, snapshot, startServer, type TestServer } from '../support/ser
  * The Frontend API refuses bad input with the right status, code and parameter
  * name, as a native client, and a refused request changes nothing: every
  * refusal compares every table (snapshot() plus sign_ups, email_codes and
- * events) before and after. Calls taking a per-IP rate-limit point get a fresh
- * server each, to stay under the limits.
+ * events) before and after. The one thing a refused sign-in does write is its
+ * audit entry (user.sign_in_failed): those refusals compare every table but
+ * audit_logs and check that exactly that one entry was added. Calls taking a
+ * per-IP rate-limit point get a fresh server each, to stay under the limits.
  */
 
 interface Expected {
@@ -16,6 +18,17 @@ interface Expected {
   code?: string;
   /** meta.param_name values that must all appear among the errors. */
   params?: string[];
+  /** A refused sign-in: the one user.sign_in_failed entry it must audit (and nothing else may change). */
+  signInFailure?: SignInFailure;
+}
+
+/** What a refused sign-in's audit entry must say. */
+interface SignInFailure {
+  userId: string;
+  identifier: string;
+  strategy: 'password' | 'email_code';
+  /** data.reason: the refusal's error code here. */
+  reason: string;
 }
 
 interface SendInit {
@@ -28,13 +41,50 @@ interface SendInit {
 const MiB = 1024 * 1024;
 const PASSWORD = 'a sturdy long password';
 
-/** Every table a Frontend API call could touch, as one string. */
-async function state(server: TestServer): Promise<string> {
+/** Every table a Frontend API call could touch (but those in `except`), as one string. */
+async function state(server: TestServer, except: Parameters<typeof snapshot>[1] = []): Promise<string> {
   const extra: Record<string, unknown[]> = {};
   for (const t of ['sign_ups', 'email_codes', 'events'] as const) {
     extra[t] = await server.db.selectFrom(t).selectAll().orderBy('id').execute();
   }
-  return `${await snapshot(server.db)}\n${JSON.stringify(extra)}`;
+  return `${await snapshot(server.db, except)}\n${JSON.stringify(extra)}`;
+}
+
+interface AuditEntryJson {
+  sequence: number;
+  type: string;
+  actor: { type: string; id: string | null };
+  target: { type: string; id: string } | null;
+  ip: string | null;
+  data: Record<string, unknown>;
+}
+
+/** The sequence of the newest audit entry (0 when there is none), read through the Backend API. */
+async function lastAuditSequence(server: TestServer): Promise<number> {
+  const res = await server.api('/v1/audit_logs?order=desc&limit=1');
+  expect(res.status).toBe(200);
+  const list = (await res.json()) as { data: AuditEntryJson[] };
+  return list.data[0]?.sequence ?? 0;
+}
+
+/** Every audit entry written after `sequence`, of any type, oldest first. */
+async function auditSince(server: TestServer, sequence: number): Promise<AuditEntryJson[]> {
+  const res = await server.api(`/v1/audit_logs?after=${sequence}&limit=500`);
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { data: AuditEntryJson[] }).data;
+}
+
+/** Asserts that the entries written after `sequence` are exactly one user.sign_in_failed per expected failure, in order. */
+async function expectSignInFailures(server: TestServer, sequence: number, failures: SignInFailure[], what: string) {
+  const entries = await auditSince(server, sequence);
+  expect(entries.map((e) => ({ type: e.type, actor: e.actor, target: e.target, data: e.data })), `${what}: audit entries`).toEqual(
+    failures.map((f) => ({
+      type: 'user.sign_in_failed',
+      actor: { type: 'user', id: f.userId },
+      target: { type: 'user', id: f.userId },
+      data: { identifier: f.identifier, strategy: f.strategy, reason: f.reason },
+    })));
+  for (const e of entries) expect(e.ip, `${what}: the entry records the request's address`).toBeTruthy();
 }
 
 /** A native-client request: `latchkey-native: 1`, plus the Bearer client token when given. */
@@ -62,7 +112,10 @@ async function send(server: TestServer, method: string, path: string, init: Send
 async function refused(server: TestServer, method: string, path: string, init: SendInit, expected: Expected): Promise<ErrorBody> {
   const shown = init.json !== undefined ? JSON.stringify(init.json) : typeof init.body === 'string' ? init.body : init.body ? '<stream>' : '<no body>';
   const what = `${method} ${path} ${shown.slice(0, 120)}`;
-  const before = await state(server);
+  // A refused sign-in is audited: compare everything else, and check its entry on its own.
+  const except = expected.signInFailure ? (['audit_logs'] as const) : [];
+  const before = await state(server, [...except]);
+  const auditBefore = expected.signInFailure ? await lastAuditSequence(server) : 0;
   const res = await send(server, method, path, init);
   const body = res.body as ErrorBody;
   expect(res.status, `${what} → ${JSON.stringify(body).slice(0, 400)}`).toBe(expected.status);
@@ -74,7 +127,8 @@ async function refused(server: TestServer, method: string, path: string, init: S
     if (expected.code) expect(entry!.code, what).toBe(expected.code);
   }
   expect(res.token, `${what} issued a client token`).toBeNull();
-  expect(await state(server), `${what} changed the database`).toBe(before);
+  expect(await state(server, [...except]), `${what} changed the database`).toBe(before);
+  if (expected.signInFailure) await expectSignInFailures(server, auditBefore, [expected.signInFailure], what);
   return body;
 }
 
@@ -502,11 +556,16 @@ describe.each(dialects())('Frontend API refuses bad input (%s)', (dialect) => {
     });
 
     async function requestSignInCode(email: string) {
-      await get().api('/v1/users', { method: 'POST', json: { email_address: [email], password: PASSWORD } });
+      const created = await get().api('/v1/users', { method: 'POST', json: { email_address: [email], password: PASSWORD } });
+      expect(created.status).toBe(200);
+      const userId = ((await created.json()) as { id: string }).id;
       const res = await send(get(), 'POST', '/v1/client/sign_ins/email_code', { json: { identifier: email } });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
-      return { token: res.token!, code: await codeFor(email, 'sign_in') };
+      return { userId, token: res.token!, code: await codeFor(email, 'sign_in') };
     }
+    /** The audit entry a refused email-code sign-in of `r`'s user must write. */
+    const codeFailure = (r: { userId: string }, identifier: string, reason: string): SignInFailure =>
+      ({ userId: r.userId, identifier, strategy: 'email_code', reason });
     const attemptSignIn = (token: string, identifier: string, code: string) =>
       send(get(), 'POST', '/v1/client/sign_ins/email_code/attempt', { token, json: { identifier, code } });
 
@@ -514,14 +573,17 @@ describe.each(dialects())('Frontend API refuses bad input (%s)', (dialect) => {
       const email = 'codewrong@example.com';
       const r = await requestSignInCode(email);
       const before = await rowsExceptCodes();
+      const auditBefore = await lastAuditSequence(get());
       for (let left = 4; left >= 0; left--) {
         const res = await attemptSignIn(r.token, email, left === 2 ? 'abcdef' : other(r.code));
         expect(res.status).toBe(422);
         expect(res.body.errors[0]).toMatchObject({ code: 'form_code_incorrect', meta: { param_name: 'code', attempts_remaining: left } });
       }
       expect(await rowsExceptCodes(), 'wrong codes only count attempts').toBe(before);
+      // ...and each is audited, once.
+      await expectSignInFailures(get(), auditBefore, Array.from({ length: 5 }, () => codeFailure(r, email, 'form_code_incorrect')), 'five wrong codes');
       await refused(get(), 'POST', '/v1/client/sign_ins/email_code/attempt', { token: r.token, json: { identifier: email, code: r.code } }, {
-        status: 422, code: 'verification_failed', params: ['code'],
+        status: 422, code: 'verification_failed', params: ['code'], signInFailure: codeFailure(r, email, 'verification_failed'),
       });
     });
 
@@ -530,7 +592,7 @@ describe.each(dialects())('Frontend API refuses bad input (%s)', (dialect) => {
       const r = await requestSignInCode(email);
       clock.advance(10 * 60_000);
       await refused(get(), 'POST', '/v1/client/sign_ins/email_code/attempt', { token: r.token, json: { identifier: email, code: r.code } }, {
-        status: 422, code: 'verification_expired', params: ['code'],
+        status: 422, code: 'verification_expired', params: ['code'], signInFailure: codeFailure(r, email, 'verification_expired'),
       });
     });
 
@@ -540,15 +602,17 @@ describe.each(dialects())('Frontend API refuses bad input (%s)', (dialect) => {
       const ok = await attemptSignIn(r.token, email, r.code);
       expect(ok.status, JSON.stringify(ok.body)).toBe(200);
       await refused(get(), 'POST', '/v1/client/sign_ins/email_code/attempt', { token: r.token, json: { identifier: email, code: r.code } }, {
-        status: 422, code: 'verification_expired', params: ['code'],
+        status: 422, code: 'verification_expired', params: ['code'], signInFailure: codeFailure(r, email, 'verification_expired'),
       });
       // Nor from a new client (which is created, as documented, though the call fails).
       const before = await rowsExceptCodes();
+      const auditBefore = await lastAuditSequence(get());
       const codes = JSON.stringify(await get().db.selectFrom('email_codes').selectAll().orderBy('id').execute());
       const fresh = await attemptSignIn('', email, r.code);
       expect(fresh.status).toBe(422);
       expect(fresh.body.errors[0].code).toBe('verification_expired');
       expect(await rowsExceptCodes()).toBe(before);
+      await expectSignInFailures(get(), auditBefore, [codeFailure(r, email, 'verification_expired')], 'a used code from a new client');
       expect(JSON.stringify(await get().db.selectFrom('email_codes').selectAll().orderBy('id').execute())).toBe(codes);
     });
   });
