@@ -71,10 +71,7 @@ async function assemble(config: Config, storage: Storage, clock: Clock, logger: 
   // Roles and settings given in the environment win over stored ones at every start.
   if (config.roles) await upsertRoles(db, clock, config.roles);
   if (config.rolePreset) await applyPreset(db, clock, settings, config.rolePreset);
-  if (config.instanceSettings) {
-    await checkRoleSettings(db, config.instanceSettings);
-    await settings.update(config.instanceSettings);
-  }
+  if (config.instanceSettings) await settings.update(config.instanceSettings, checkRoleSettings);
   const roles = new RoleCatalog(db);
   await roles.reload();
   const signer = new JwtSigner(keyring);

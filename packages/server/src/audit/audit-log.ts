@@ -118,7 +118,9 @@ export async function* exportAuditLogs(db: Db, q: Omit<AuditQuery, 'order' | 'li
     const page = await listAuditLogs(db, { ...q, order: 'asc', after, limit: 1000 });
     yield* page.data;
     if (!page.hasMore) return;
-    after = page.data.at(-1)!.sequence;
+    // An empty page that has more stops before an entry still committing: ask again shortly.
+    if (page.data.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    else after = page.data.at(-1)!.sequence;
   }
 }
 

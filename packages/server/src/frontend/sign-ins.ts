@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { isLocked, lockoutExpiresInSeconds, registerFailure } from '../abuse/lockout.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
@@ -60,16 +61,20 @@ export const lockedError = (seconds: number | null) =>
 export type SignInStrategy = 'password' | 'email_code' | 'reset_password_email_code';
 
 /**
- * Audits a refused sign-in: the user when the identifier names one, else only
- * the identifier tried. `db` may be the transaction of a change made with it
- * (a failed attempt counted).
+ * Audits a refused sign-in: the user when the identifier names one, else only a
+ * digest of what was typed (people paste passwords into the identifier field;
+ * the digest still shows repeated tries of one identifier). `db` may be the
+ * transaction of a change made with it (a failed attempt counted).
  */
 export async function auditSignInFailure(db: Db, now: number, f: { userId?: string | undefined; identifier: string; strategy: SignInStrategy; reason: string }) {
+  const tried = f.userId
+    ? { identifier: f.identifier.slice(0, 320) }
+    : { identifier_sha256: createHash('sha256').update(f.identifier.trim().toLowerCase()).digest('hex') };
   await recordAudit(db, now, {
     type: 'user.sign_in_failed',
     actor: { type: 'user', id: f.userId ?? null },
     ...(f.userId ? { target: { type: 'user', id: f.userId } } : {}),
-    data: { identifier: f.identifier.slice(0, 320), strategy: f.strategy, reason: f.reason },
+    data: { ...tried, strategy: f.strategy, reason: f.reason },
   });
 }
 

@@ -3,6 +3,7 @@ import { LatchkeyError, notFound } from '../errors/latchkey-error.js';
 import { newId } from '../ids/ids.js';
 import { hashPassword } from '../passwords/passwords.js';
 import { checkPasswordStrength } from '../passwords/strength.js';
+import { readStoredSettings } from '../instance/settings-store.js';
 import type { Services } from '../services.js';
 import { openSession } from '../sessions/sessions.js';
 import type { SignUpTable } from '../storage/schema.js';
@@ -40,6 +41,11 @@ export const signUpJson = (s: SignUpTable) => ({
   abandon_at: s.expire_at,
 });
 
+const roleNotAllowed = (allowed: string[]) =>
+  new LatchkeyError('unprocessable', 'role_not_allowed', 'role not allowed',
+    allowed.length ? `role must be one of ${allowed.join(', ')}.` : 'This instance does not let users pick a role at sign-up.',
+    { param_name: 'role' });
+
 async function sendCode(s: Services, signUp: SignUpTable): Promise<void> {
   const code = await issueCode(s.db, s.clock, 'sign_up', signUp.id);
   await s.mailer.send({
@@ -61,11 +67,7 @@ export async function startSignUp(s: Services, clientId: string, input: SignUpIn
   if (missing.length) {
     throw new LatchkeyError('unprocessable', 'form_param_missing', 'is missing', `${missing.join(', ')} must be included.`, { param_name: missing[0] });
   }
-  if (input.role !== undefined && !settings.sign_up_roles.includes(input.role)) {
-    throw new LatchkeyError('unprocessable', 'role_not_allowed', 'role not allowed',
-      settings.sign_up_roles.length ? `role must be one of ${settings.sign_up_roles.join(', ')}.` : 'This instance does not let users pick a role at sign-up.',
-      { param_name: 'role' });
-  }
+  if (input.role !== undefined && !settings.sign_up_roles.includes(input.role)) throw roleNotAllowed(settings.sign_up_roles);
   checkPasswordStrength(input.password, [input.email_address, input.first_name, input.last_name, input.username].filter((v): v is string => !!v),
     settings.password_min_strength);
   const taken = await s.db.selectFrom('email_addresses').select('id').where('email_lower', '=', input.email_address.toLowerCase()).executeTakeFirst();
@@ -119,6 +121,11 @@ export async function verifySignUp(s: Services, clientId: string, id: string, co
   rec.user.password_hasher = 'argon2id';
   for (const e of rec.emails) e.verification_strategy = 'email_code';
   return s.db.transaction().execute(async (trx) => {
+    // Re-checked against the stored settings: an operator may have withdrawn the role since the sign-up began.
+    if (signUp.role) {
+      const allowed = (await readStoredSettings(trx)).sign_up_roles;
+      if (!allowed.includes(signUp.role)) throw roleNotAllowed(allowed);
+    }
     await insertUser(trx, rec, 'user.signed_up');
     const session = await openSession(trx, s.clock, s.settings.get(), rec.user.id, clientId);
     const done: SignUpTable = {

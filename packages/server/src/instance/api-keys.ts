@@ -67,7 +67,4 @@ export class SecretKeyVerifier {
     return found;
   }
 
-  verify(presented: string): boolean {
-    return this.identify(presented) !== undefined;
-  }
 }

@@ -12,6 +12,11 @@ export async function readStoredSettings(db: Db): Promise<InstanceSettings> {
 
 type Patch = Partial<InstanceSettings>;
 
+/** Locks the instance row (its settings) for the rest of the transaction; a no-op update, as SQLite has no FOR UPDATE. */
+export async function lockInstance(trx: Db): Promise<void> {
+  await trx.updateTable('instance').set((eb) => ({ updated_at: eb.ref('updated_at') })).execute();
+}
+
 /**
  * The instance's settings, held in memory for the hot paths and re-read every
  * few seconds so a change made through another instance reaches this one.
@@ -46,11 +51,14 @@ export class SettingsStore {
    * settings. A change is audited (instance.updated, with the names of the
    * settings that changed); an update that changes nothing writes nothing.
    */
-  async update(patch: Patch | ((stored: InstanceSettings) => Patch)): Promise<InstanceSettings> {
+  async update(patch: Patch | ((stored: InstanceSettings) => Patch), verify?: (trx: Db, patch: Patch) => Promise<void>): Promise<InstanceSettings> {
     const next = await this.db.transaction().execute(async (trx) => {
-      await trx.updateTable('instance').set((eb) => ({ updated_at: eb.ref('updated_at') })).execute();
+      await lockInstance(trx);
       const stored = await readStoredSettings(trx);
-      const merged = instanceSettingsSchema.parse({ ...stored, ...(typeof patch === 'function' ? patch(stored) : patch) });
+      const given = typeof patch === 'function' ? patch(stored) : patch;
+      // Under the instance lock, which changes that depend on the settings (deleting a role) take too.
+      if (verify) await verify(trx, given);
+      const merged = instanceSettingsSchema.parse({ ...stored, ...given });
       const changed = (Object.keys(merged) as (keyof InstanceSettings)[])
         .filter((k) => JSON.stringify(merged[k]) !== JSON.stringify(stored[k]));
       if (changed.length === 0) return merged;

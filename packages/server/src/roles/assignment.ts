@@ -75,6 +75,9 @@ export async function assignRole(db: Db, clock: Clock, id: string, input: z.infe
     await recordEvent(trx, now, 'user.updated', userJson(next, now), id);
     const revoked = input.revoke_sessions ? await endUserSessions(trx, next, now, 'revoked') : [];
     await recordRoleChange(trx, now, id, before, after, input.revoke_sessions ? { sessions_revoked: revoked.length } : {});
+    if (input.revoke_sessions && roleOf(before) === roleOf(after)) {
+      await recordAudit(trx, now, { type: 'user.sessions_revoked', target: { type: 'user', id }, data: { sessions_revoked: revoked.length } });
+    }
     return next;
   });
 }

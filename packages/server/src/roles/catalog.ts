@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { recordAudit } from '../audit/audit-log.js';
 import type { Clock } from '../clock/clock.js';
 import { LatchkeyError, notFound } from '../errors/latchkey-error.js';
-import { readStoredSettings } from '../instance/settings-store.js';
+import { lockInstance, readStoredSettings } from '../instance/settings-store.js';
 import type { InstanceSettings } from '../instance/settings.js';
 import { isUniqueViolation, type Db } from '../storage/database.js';
 import type { RoleTable } from '../storage/schema.js';
@@ -99,8 +99,12 @@ export async function updateRole(db: Db, clock: Clock, key: string, patch: z.inf
 export async function upsertRoles(db: Db, clock: Clock, roles: CreateRoleInput[]): Promise<void> {
   for (const role of roles) {
     const current = await db.selectFrom('roles').selectAll().where('key', '=', role.key).executeTakeFirst();
-    if (!current) await createRole(db, clock, role);
-    else if (current.name !== role.name || current.description !== role.description || current.permissions !== JSON.stringify(role.permissions)) {
+    if (!current) {
+      // Another instance starting at the same moment may create it first: then it is up to date already.
+      await createRole(db, clock, role).catch((err: unknown) => {
+        if (!(err instanceof LatchkeyError && err.code === 'form_identifier_exists')) throw err;
+      });
+    } else if (current.name !== role.name || current.description !== role.description || current.permissions !== JSON.stringify(role.permissions)) {
       await updateRole(db, clock, role.key, { name: role.name, description: role.description, permissions: role.permissions });
     }
   }
@@ -125,6 +129,7 @@ export async function deleteRole(db: Db, clock: Clock, key: string): Promise<voi
     // Locked first, so a user write checking the role (assignment.ts) either commits before the count below or sees it gone.
     const lock = trx.selectFrom('roles').select('key').where('key', '=', key);
     if (!(await (trx.getExecutor().adapter instanceof PostgresAdapter ? lock.forUpdate() : lock).executeTakeFirst())) throw notFound('Role');
+    await lockInstance(trx); // a concurrent settings change naming this role waits, then finds it gone
     const settings = await readStoredSettings(trx);
     if (settings.default_role === key) throw inUse(key, 'it is the default role (instance setting default_role)', { setting: 'default_role' });
     if (settings.sign_up_roles.includes(key)) throw inUse(key, 'users may pick it at sign-up (instance setting sign_up_roles)', { setting: 'sign_up_roles' });

@@ -61,14 +61,13 @@ export async function applyPreset(db: Db, clock: Clock, settings: SettingsStore,
   const preset = ROLE_PRESETS[name];
   const created = await db.transaction().execute(async (trx) => {
     const now = clock.now();
-    const existing = new Set((await trx.selectFrom('roles').select('key').execute()).map((r) => r.key));
-    const missing = preset.roles.filter((r) => !existing.has(r.key));
-    if (missing.length) {
-      await trx.insertInto('roles').values(missing.map((r) => ({ ...r, permissions: JSON.stringify(r.permissions), created_at: now, updated_at: now })))
-        .execute();
-      await recordAudit(trx, now, { type: 'role.preset_applied', target: { type: 'role_preset', id: name }, data: { created: missing.map((r) => r.key) } });
-    }
-    return missing.map((r) => r.key);
+    // Roles that exist stay as they are, also when another instance adds them at the same moment.
+    const inserted = await trx.insertInto('roles')
+      .values(preset.roles.map((r) => ({ ...r, permissions: JSON.stringify(r.permissions), created_at: now, updated_at: now })))
+      .onConflict((oc) => oc.column('key').doNothing()).returning('key').execute();
+    const created = inserted.map((r) => r.key);
+    if (created.length) await recordAudit(trx, now, { type: 'role.preset_applied', target: { type: 'role_preset', id: name }, data: { created } });
+    return created;
   });
   await settings.update((stored) => {
     const patch: Partial<InstanceSettings> = {};

@@ -46,15 +46,18 @@ type SessionRow = Awaited<ReturnType<ReturnType<typeof sessionQuery>['executeTak
 // and then only re-bound, instead of being rebuilt and recompiled per request.
 const compiledSessionQuery = new WeakMap<Db, CompiledQuery>();
 
-/** Why a session may not have tokens now, or null when it may. */
+/**
+ * Why a session may not have tokens now, or null when it may. A suspension
+ * comes first: the ban revoked the session, and the client should learn why.
+ */
 function refusal(row: NonNullable<SessionRow>, now: number): LatchkeyError | null {
+  if (row.deleted_at === null && isBanned(row, now)) return bannedError(row);
   const status = effectiveStatus(row, now);
   if (status !== 'active') {
     return new LatchkeyError('unprocessable', 'session_not_active', 'session is not active',
       `This session is ${status}; sign in again to get tokens.`, { status });
   }
   if (row.deleted_at !== null) return notFound('User');
-  if (isBanned(row, now)) return bannedError(row);
   if (row.locked) return new LatchkeyError('forbidden', 'user_locked', 'user is locked', 'This user is locked.');
   return null;
 }

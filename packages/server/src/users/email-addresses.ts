@@ -3,7 +3,8 @@ import { LatchkeyError, notFound } from '../errors/latchkey-error.js';
 import { newId } from '../ids/ids.js';
 import { isUniqueViolation, type Db } from '../storage/database.js';
 import type { EmailAddressTable } from '../storage/schema.js';
-import { identifierExists, lockedUser, nextUpdatedAt, updated } from './users.js';
+import { identifierExists, updated } from './users.js';
+import { lockedUser, nextUpdatedAt } from './store.js';
 import type { UserRecord } from './user-record.js';
 
 /**

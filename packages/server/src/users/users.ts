@@ -12,8 +12,6 @@ import { deepMerge, serializeMetadata } from './metadata.js';
 import { userJson } from './serialize.js';
 import type { CreateUserInput, MetadataInput, UpdateUserInput } from './schemas.js';
 import { findLiveUser, lockedUser, nextUpdatedAt } from './store.js';
-
-export { lockedUser, nextUpdatedAt };
 import { parseMetadata, type UserRecord } from './user-record.js';
 
 /** The users domain: every write is one transaction and re-reads what it wrote. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyAuditRetention } from '../../src/audit/audit-log.js';
@@ -199,15 +200,19 @@ describe.each(dialects())('audit log: auth events (%s)', (dialect) => {
     expect(await audit(server, { types: 'user.signed_in', target_id: userId })).toEqual([]);
   });
 
-  it('an unknown identifier: user.sign_in_failed once, actor user with a null id, no target, the identifier in data', async () => {
-    expect((await signIn(server, 'nobody-at-all@example.com', 'whatever it is')).status).toBe(422);
-    const failed = (await audit(server, { types: 'user.sign_in_failed' })).filter((e) => e.data.identifier === 'nobody-at-all@example.com');
+  it('an unknown identifier: user.sign_in_failed once, actor user with a null id, no target, only a digest of what was typed', async () => {
+    // What was typed may be a pasted password: the entry keeps its SHA-256 (trimmed, lower-cased), never the text.
+    const typed = '  Nobody-At-All@example.com ';
+    const digest = createHash('sha256').update('nobody-at-all@example.com').digest('hex');
+    expect((await signIn(server, typed, 'whatever it is')).status).toBe(422);
+    const failed = (await audit(server, { types: 'user.sign_in_failed' })).filter((e) => e.data.identifier_sha256 === digest);
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({ actor: { type: 'user', id: null }, target: null,
-      data: { identifier: 'nobody-at-all@example.com', strategy: 'password', reason: 'unknown_identifier' } });
+      data: { identifier_sha256: digest, strategy: 'password', reason: 'unknown_identifier' } });
+    expect(JSON.stringify(failed[0])).not.toContain('nobody-at-all');
     expectFromTheSuite(failed[0]!);
     // Filtering by the null actor's target finds nothing: the entry names no user.
-    expect((await audit(server, { types: 'user.sign_in_failed', target_type: 'user' })).some((e) => e.data.identifier === 'nobody-at-all@example.com')).toBe(false);
+    expect((await audit(server, { types: 'user.sign_in_failed', target_type: 'user' })).some((e) => e.data.identifier_sha256 === digest)).toBe(false);
   });
 
   it('lockout after N wrong passwords: N failures, user.locked_out once by the system, then locked_out refusals', async () => {

@@ -470,6 +470,18 @@ describe.each(dialects())('roles, session claims and JWT templates (%s)', (diale
       const outbox = (await call(server, 'GET', '/v1/dev/outbox?to_email_address=wannabe@example.com')).body;
       expect(outbox.data).toEqual([]);
     });
+
+    it('a role withdrawn from sign_up_roles while the code is on its way is refused at verification, creating no user', async () => {
+      const started = await native('/v1/client/sign_ups', { email_address: 'late-seller@example.com', password, role: 'store_owner' });
+      expect(started.status).toBe(200);
+      const code = await codeFor('late-seller@example.com');
+      expect((await call(server, 'PATCH', '/v1/instance', { sign_up_roles: ['customer'] })).status).toBe(200);
+      const done = await native(`/v1/client/sign_ups/${started.body.response.id}/attempt_verification`, { code }, started.token!);
+      expectRefused(done, 422, 'role_not_allowed', 'role');
+      const users = (await call(server, 'GET', '/v1/users?email_address=late-seller@example.com')).body;
+      expect(users).toEqual([]);
+      await call(server, 'PATCH', '/v1/instance', { sign_up_roles: ['customer', 'store_owner'] });
+    });
   });
 
   describe('custom session claims', () => {

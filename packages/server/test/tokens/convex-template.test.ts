@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { checkConvexToken, ConvexRuleError, type ConvexCheckOptions, type ConvexRule } from '../support/convex-rules.js';
 import { dialects, startServer, type TestServer } from '../support/server.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * The built-in "convex" JWT template against what a Convex deployment requires
@@ -340,8 +341,9 @@ describe.each(dialects())('the built-in "convex" template passes every Convex ru
       email_address: 'grace@example.com', password: 'a long and lovely passphrase', first_name: 'Grace', last_name: 'Hopper',
     });
     expect(started.status).toBe(200);
-    const outbox = await (await server.api(`/v1/dev/outbox?to_email_address=${encodeURIComponent('grace@example.com')}`)).json();
-    const code = /\b(\d{6})\b/.exec(outbox.data[0].body)![1];
+    const mail = await waitFor('the sign-up code in the dev outbox', async () =>
+      (await (await server.api(`/v1/dev/outbox?to_email_address=${encodeURIComponent('grace@example.com')}`)).json()).data[0]);
+    const code = /\b(\d{6})\b/.exec(mail.body)![1];
     const done = await post(`/v1/client/sign_ups/${started.body.response.id}/attempt_verification`, { code }, started.token!);
     expect(done.body.response.status).toBe('complete');
     const sid = done.body.response.created_session_id as string;

@@ -126,10 +126,10 @@ describe.each(dialects())('suspension: ban with reason and until (%s)', (dialect
       data: { reason: 'spam', until, sessions_revoked: 3 },
     });
 
-    // The Frontend session can no longer get a token.
+    // The Frontend session can no longer get a token, and the refresh tells the client why.
     const refusedToken = await h.frontend('POST', `/v1/client/sessions/${sids[0]}/tokens`, {}, a.token!);
-    expect(refusedToken.status).toBe(422);
-    expect(firstError(refusedToken.body, 'token')).toMatchObject({ code: 'session_not_active', meta: { status: 'revoked' } });
+    expect(refusedToken.status).toBe(403);
+    expect(firstError(refusedToken.body, 'token')).toMatchObject({ code: 'user_banned', meta: { reason: 'spam', suspended_until: until } });
 
     // Password sign-in: the right password learns why and until when; a wrong one learns nothing.
     const meta = { reason: 'spam', suspended_until: until };
@@ -146,8 +146,10 @@ describe.each(dialects())('suspension: ban with reason and until (%s)', (dialect
     // Email-code sign-in too.
     const requested = await h.frontend('POST', '/v1/client/sign_ins/email_code', { identifier: 'spammer@example.com' }, a.token!);
     expect(requested.status).toBe(200);
-    const outbox = await (await server.api(`/v1/dev/outbox?to_email_address=${encodeURIComponent('spammer@example.com')}`)).json();
-    const code = /\b(\d{6})\b/.exec(outbox.data[0].body)![1];
+    // The code is mailed after the answer: wait for it to reach the development outbox.
+    const mail = await waitFor('the sign-in code in the dev outbox', async () =>
+      (await (await server.api(`/v1/dev/outbox?to_email_address=${encodeURIComponent('spammer@example.com')}`)).json()).data[0]);
+    const code = /\b(\d{6})\b/.exec(mail.body)![1];
     const byCode = await h.frontend('POST', '/v1/client/sign_ins/email_code/attempt', { identifier: 'spammer@example.com', code }, a.token!);
     expect(byCode.status).toBe(403);
     expect(byCode.body.errors[0]).toMatchObject({ code: 'user_banned', meta });
@@ -169,7 +171,8 @@ describe.each(dialects())('suspension: ban with reason and until (%s)', (dialect
     expect(viaFrontend.status).toBe(403);
     expect(viaFrontend.body.errors[0]).toMatchObject({ code: 'user_banned', meta });
     const tokenRefusals = await h.audit(user.id, 'session.token_refused');
-    expect(tokenRefusals.filter((r) => r.data.reason === 'user_banned').length).toBe(3);
+    // The three here, and the Frontend refresh of the revoked session right after the ban.
+    expect(tokenRefusals.filter((r) => r.data.reason === 'user_banned').length).toBe(4);
     await server.db.updateTable('sessions').set({ status: 'revoked' }).where('id', '=', sids[0]!).execute();
 
     // The user shows the ban.
@@ -268,6 +271,13 @@ describe.each(dialects())('suspension: ban with reason and until (%s)', (dialect
     const [lifted] = await h.audit(user.id, 'user.unbanned');
     expect(lifted).toMatchObject({ actor: { type: 'secret_key', id: expect.stringMatching(/^ak_/) }, target: { type: 'user', id: user.id } });
     expect((await h.signIn('sdk@example.com')).status).toBe(200);
+
+    // A bare POST with no body and no content-type bans the same way.
+    const bare = await fetch(`${server.url}/v1/users/${user.id}/ban`, { method: 'POST', headers: { authorization: `Bearer ${server.secretKey}` } });
+    expect(bare.status).toBe(200);
+    expect(await bare.json()).toMatchObject({ banned: true, ban_reason: null, banned_until: null });
+    expect((await h.signIn('sdk@example.com')).body.errors[0]).toMatchObject({ code: 'user_banned', meta: { reason: null, suspended_until: null } });
+    expect((await h.post(`/v1/users/${user.id}/unban`)).body).toMatchObject({ banned: false, ban_reason: null, banned_until: null });
   });
 
   it('a lock is not a ban: sign-in refused with user_locked, sessions kept', async () => {

@@ -18,8 +18,7 @@ export function instanceRoutes(s: Services) {
   app.get('/', (c) => c.json(json(s.settings.get())));
   app.patch('/', async (c) => {
     const patch = await jsonBody(c, settingsPatchSchema);
-    await checkRoleSettings(s.db, patch);
-    return c.json(json(await s.settings.update(patch)));
+    return c.json(json(await s.settings.update(patch, checkRoleSettings)));
   });
   return app;
 }
