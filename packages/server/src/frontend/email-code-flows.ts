@@ -8,7 +8,8 @@ import { updateUser } from '../users/users.js';
 import { primaryEmail } from '../users/user-record.js';
 import { CODE_MAX_ATTEMPTS, checkCode, issueCode, wrongCode } from './email-codes.js';
 import { isLocked, lockoutExpiresInSeconds } from '../abuse/lockout.js';
-import { auditSignInFailure, findByIdentifier, lockedError, refuseSuspended, requireFactor, signedIn } from './sign-ins.js';
+import { lockedError, suspensionRefusal } from '../users/user-record.js';
+import { auditSignInFailure, findByIdentifier, requireFactor, signedIn } from './sign-ins.js';
 
 /**
  * Passwordless sign-in and password reset by email code, built so that an
@@ -68,7 +69,7 @@ async function proveCode(s: Services, purpose: Purpose, identifier: string, code
   const now = s.clock.now();
   // A lockout from wrong passwords holds for every way in but a reset (which lifts it); a suspension and a lock hold for all.
   const lockedOut = purpose === 'sign_in' && isLocked(found, now);
-  const refused = lockedOut ? lockedError(lockoutExpiresInSeconds(found, now)) : refuseSuspended(found, now);
+  const refused = lockedOut ? lockedError(lockoutExpiresInSeconds(found, now)) : suspensionRefusal(found, now);
   if (refused) {
     await fail(lockedOut ? 'locked_out' : refused.code);
     throw refused;
@@ -93,11 +94,15 @@ export async function resetPassword(s: Services, clientId: string, input: z.infe
   // Refuses a suspended or locked user before anything changes: a reset must not half-happen.
   const user = await proveCode(s, 'reset_password', input.identifier, input.code);
   const self = { type: 'user' as const, id: user.id };
-  // One transaction: the new password, and every existing session revoked with user.updated.
-  await updateUser(s.db, s.clock, user.id, { password: input.password, skip_password_checks: true, sign_out_of_other_sessions: true },
-    { audit: 'user.password_reset', actor: self });
-  return s.db.transaction().execute(async (trx) => {
-    await trx.updateTable('users').set({ failed_attempts: 0, locked_until: null }).where('id', '=', user.id).execute();
-    return signedIn(trx, s, user.id, clientId, 'reset_password_email_code');
+  // One transaction: the new password, every existing session revoked (user.updated, session.revoked),
+  // the lockout lifted, and this client's new session.
+  let session: SessionTable | undefined;
+  await updateUser(s.db, s.clock, user.id, { password: input.password, skip_password_checks: true, sign_out_of_other_sessions: true }, {
+    audit: 'user.password_reset', actor: self,
+    alsoInTransaction: async (trx) => {
+      await trx.updateTable('users').set({ failed_attempts: 0, locked_until: null }).where('id', '=', user.id).execute();
+      session = await signedIn(trx, s, user.id, clientId, 'reset_password_email_code');
+    },
   });
+  return session!;
 }

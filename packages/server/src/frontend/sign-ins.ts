@@ -8,7 +8,7 @@ import { openSession } from '../sessions/sessions.js';
 import { lockLiveUser } from '../users/store.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { Db } from '../storage/database.js';
-import { bannedError, isBanned } from '../users/user-record.js';
+import { lockedError, suspensionRefusal } from '../users/user-record.js';
 import type { SessionTable } from '../storage/schema.js';
 
 export const passwordSignInSchema = z.strictObject({
@@ -53,11 +53,6 @@ export function requireFactor(s: Services, factor: 'password' | 'email_code'): v
   }
 }
 
-export const lockedError = (seconds: number | null) =>
-  new LatchkeyError('forbidden', 'user_locked', 'Account locked',
-    seconds ? `Too many wrong passwords: try again in ${Math.ceil(seconds / 60)} minute(s).` : 'This account is locked.',
-    { lockout_expires_in_seconds: seconds });
-
 export type SignInStrategy = 'password' | 'email_code' | 'reset_password_email_code';
 
 /**
@@ -86,12 +81,6 @@ export async function signedIn(trx: Db, s: Services, userId: string, clientId: s
   return session;
 }
 
-/** The refusals every way in shares: a suspension (with its reason and end), a lock. */
-export function refuseSuspended(user: { banned: number; ban_reason: string | null; banned_until: number | null; locked: number }, now: number): LatchkeyError | null {
-  if (isBanned(user, now)) return bannedError(user);
-  if (user.locked) return lockedError(null);
-  return null;
-}
 
 /**
  * Password sign-in. Wrong passwords count towards a lockout (instance settings
@@ -115,7 +104,7 @@ export async function signInWithPassword(s: Services, clientId: string, identifi
     await countFailure(s, user.id, identifier, now);
     throw badCredentials();
   }
-  const refused = refuseSuspended(user, now);
+  const refused = suspensionRefusal(user, now);
   if (refused) throw await fail(refused.code, refused);
   return s.db.transaction().execute(async (trx) => {
     if (user.failed_attempts > 0 || user.locked_until !== null) {

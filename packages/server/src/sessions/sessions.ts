@@ -1,5 +1,5 @@
 import type { Clock } from '../clock/clock.js';
-import { LatchkeyError, notFound } from '../errors/latchkey-error.js';
+import { notFound } from '../errors/latchkey-error.js';
 import { newId } from '../ids/ids.js';
 import type { InstanceSettings } from '../instance/settings.js';
 import type { Db } from '../storage/database.js';
@@ -8,7 +8,7 @@ import { recordEvent } from '../events/outbox.js';
 import { recordAudit } from '../audit/audit-log.js';
 import { findLiveUser, lockLiveUser } from '../users/store.js';
 import { userJson } from '../users/serialize.js';
-import { bannedError, isBanned, type UserRecord } from '../users/user-record.js';
+import { suspensionRefusal, type UserRecord } from '../users/user-record.js';
 import { sessionJson } from './serialize.js';
 import { withEffectiveStatus } from './lifecycle.js';
 
@@ -67,8 +67,8 @@ export async function openSession(
     : undefined;
   if (!user) throw notFound('User');
   const now = clock.now();
-  if (isBanned(user, now)) throw bannedError(user);
-  if (user.locked) throw new LatchkeyError('forbidden', 'user_locked', 'user is locked', 'This user is locked and cannot have sessions.');
+  const refused = suspensionRefusal(user, now);
+  if (refused) throw refused;
   const clientId = existingClientId ?? newId('client', now);
   const session: SessionTable = {
     id: newId('sess', now),

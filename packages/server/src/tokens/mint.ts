@@ -3,7 +3,7 @@ import type { Clock } from '../clock/clock.js';
 import { LatchkeyError, notFound } from '../errors/latchkey-error.js';
 import { SESSION_CLAIMS_MAX_BYTES, type InstanceSettings } from '../instance/settings.js';
 import { recordAudit } from '../audit/audit-log.js';
-import { bannedError, isBanned } from '../users/user-record.js';
+import { bannedError, isBanned, lockedError } from '../users/user-record.js';
 import { effectiveStatus } from '../sessions/lifecycle.js';
 import type { Db } from '../storage/database.js';
 import type { SessionTable } from '../storage/schema.js';
@@ -58,9 +58,29 @@ function refusal(row: NonNullable<SessionRow>, now: number): LatchkeyError | nul
       `This session is ${status}; sign in again to get tokens.`, { status });
   }
   if (row.deleted_at !== null) return notFound('User');
-  if (row.locked) return new LatchkeyError('forbidden', 'user_locked', 'user is locked', 'This user is locked.');
+  if (row.locked) return lockedError(null);
   return null;
 }
+
+/**
+ * A client that keeps asking for tokens of a dead session (a loop, a script)
+ * must not grow the audit log without bound: per session, the first
+ * REFUSALS_AUDITED refusals of each minute are written, the rest only refused.
+ * Per process; forgetting a window (when the map is full) only writes a few more.
+ */
+const REFUSALS_AUDITED = 10;
+const refusalAudits = {
+  windows: new Map<string, { start: number; count: number }>(),
+  take(sessionId: string, now: number): boolean {
+    const w = this.windows.get(sessionId);
+    if (!w || now - w.start >= 60_000) {
+      if (this.windows.size >= 10_000) this.windows.clear();
+      this.windows.set(sessionId, { start: now, count: 1 });
+      return true;
+    }
+    return ++w.count <= REFUSALS_AUDITED;
+  },
+};
 
 /** The session, if it may have a token now; a refusal is audited (session.token_refused) and thrown. */
 async function loadLiveSession(db: Db, sessionId: string, now: number): Promise<SessionTable> {
@@ -74,8 +94,10 @@ async function loadLiveSession(db: Db, sessionId: string, now: number): Promise<
   if (!row) throw notFound('Session');
   const refused = refusal(row, now);
   if (refused) {
-    await recordAudit(db, now, { type: 'session.token_refused', target: { type: 'user', id: row.user_id },
-      data: { session_id: row.id, reason: refused.code, ...(refused.code === 'session_not_active' ? refused.meta : {}) } });
+    if (refusalAudits.take(row.id, now)) {
+      await recordAudit(db, now, { type: 'session.token_refused', target: { type: 'user', id: row.user_id },
+        data: { session_id: row.id, reason: refused.code, ...(refused.code === 'session_not_active' ? refused.meta : {}) } });
+    }
     throw refused;
   }
   const { banned: _b, ban_reason: _r, banned_until: _u, locked: _l, deleted_at: _d, ...session } = row;

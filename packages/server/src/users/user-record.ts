@@ -29,3 +29,16 @@ export const bannedError = (u: Pick<UserTable, 'ban_reason' | 'banned_until'>) =
   new LatchkeyError('forbidden', 'user_banned', 'Account suspended',
     u.ban_reason ? `This account is suspended: ${u.ban_reason}` : 'This account is suspended.',
     { reason: u.ban_reason, suspended_until: u.banned_until });
+
+/** How a lock (an operator's, or a lockout with the seconds it has left) refuses: 403 user_locked. */
+export const lockedError = (seconds: number | null) =>
+  new LatchkeyError('forbidden', 'user_locked', 'Account locked',
+    seconds ? `Too many wrong passwords: try again in ${Math.ceil(seconds / 60)} minute(s).` : 'This account is locked.',
+    { lockout_expires_in_seconds: seconds });
+
+/** The refusal every way in (sign-in, new session, token) shares for a suspended or locked user, or null. */
+export function suspensionRefusal(u: Pick<UserTable, 'banned' | 'ban_reason' | 'banned_until' | 'locked'>, now: number): LatchkeyError | null {
+  if (isBanned(u, now)) return bannedError(u);
+  if (u.locked) return lockedError(null);
+  return null;
+}

@@ -25,7 +25,7 @@ export const identifierExists = (param: string, what: string) =>
 export async function updated(trx: Db, id: string, now: number): Promise<UserRecord> {
   const rec = await findLiveUser(trx, id);
   if (!rec) throw notFound('User');
-  await recordEvent(trx, now, 'user.updated', userJson(rec), id);
+  await recordEvent(trx, now, 'user.updated', userJson(rec, now), id);
   return rec;
 }
 
@@ -168,7 +168,7 @@ export async function insertUser(trx: Db, rec: UserRecord, audit: 'user.created'
     await trx.insertInto('users').values(user).execute();
     if (emails.length) await trx.insertInto('email_addresses').values(emails).execute();
     if (phones.length) await trx.insertInto('phone_numbers').values(phones).execute();
-    await recordEvent(trx, user.updated_at, 'user.created', userJson(rec), user.id);
+    await recordEvent(trx, user.updated_at, 'user.created', userJson(rec, user.updated_at), user.id);
     await recordAudit(trx, user.updated_at, {
       type: audit, target: { type: 'user', id: user.id },
       ...(audit === 'user.signed_up' ? { actor: { type: 'user', id: user.id } } : {}),
@@ -206,6 +206,8 @@ export interface UpdateOptions {
   actor?: Actor;
   /** With sign_out_of_other_sessions: the session that stays (the one changing its password). */
   keepSessionId?: string;
+  /** More work that must commit with the update (the reset flow opens its session here). */
+  alsoInTransaction?: (trx: Db) => Promise<void>;
 }
 
 /** Flags that steer an update rather than change a field: not listed in its audit entry. */
@@ -261,6 +263,7 @@ export async function updateUser(db: Db, clock: Clock, id: string, input: Update
       await recordAudit(trx, now, { type: options.audit ?? 'user.updated', ...(options.actor ? { actor: options.actor } : {}), target: { type: 'user', id },
         data: { fields, ...(revoked.length ? { sessions_revoked: revoked.length } : {}) } });
       if (input.public_metadata) await recordRoleChange(trx, now, id, parseMetadata(rec.user.public_metadata), input.public_metadata);
+      await options.alsoInTransaction?.(trx);
       return after;
     });
   } catch (err) {
@@ -285,7 +288,7 @@ export async function writeMetadata(db: Db, clock: Clock, id: string, input: Met
     await trx.updateTable('users').set(set).where('id', '=', id).execute();
     // Only the row's own columns changed, under the row lock: the new state is known without reading it back.
     const next: UserRecord = { ...rec, user: { ...rec.user, ...set } };
-    await recordEvent(trx, now, 'user.updated', userJson(next), id);
+    await recordEvent(trx, now, 'user.updated', userJson(next, now), id);
     await recordAudit(trx, now, { type: 'user.metadata_updated', target: { type: 'user', id },
       data: { mode, documents: Object.keys(patch).filter((k) => k !== 'updated_at') } });
     if (patch.public_metadata) await recordRoleChange(trx, now, id, parseMetadata(rec.user.public_metadata), parseMetadata(patch.public_metadata));
