@@ -13,6 +13,7 @@ import { auditLogRoutes } from './routes/audit-logs.js';
 import { eventRoutes } from './routes/events.js';
 import { instanceRoutes } from './routes/instance.js';
 import { jwtTemplateRoutes } from './routes/jwt-templates.js';
+import { revocationRoutes } from './routes/revocations.js';
 import { roleRoutes } from './routes/roles.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { userRoutes } from './routes/users.js';
@@ -57,6 +58,7 @@ export function createHttpApp(s: Services): Hono {
   backend.route('/sessions', sessionRoutes(s));
   backend.route('/jwt_templates', jwtTemplateRoutes(s));
   backend.route('/roles', roleRoutes(s));
+  backend.route('/revocations', revocationRoutes(s));
   backend.route('/instance', instanceRoutes(s));
   backend.route('/events', eventRoutes(s));
   backend.route('/dev/outbox', devOutboxRoutes(s));
