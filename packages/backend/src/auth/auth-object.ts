@@ -8,6 +8,8 @@ export interface SignedInAuth {
   /** The session (`sid`); null for JWT-template tokens, which carry none. */
   sessionId: string | null;
   claims: JwtPayload;
+  /** The same claims under @clerk/backend's name, so code written against Clerk's auth object reads them unchanged. */
+  sessionClaims: JwtPayload;
   token: string;
   /** `role` from the session claims ({{user.public_metadata.role}}), or `metadata.role`, or null. */
   role: string | null;
@@ -25,6 +27,7 @@ export interface SignedOutAuth {
   userId: null;
   sessionId: null;
   claims: null;
+  sessionClaims: null;
   token: null;
   role: null;
   permissions: [];
@@ -54,6 +57,7 @@ export function signedIn(claims: JwtPayload, token: string): SignedInAuth {
     userId: claims.sub,
     sessionId: typeof claims.sid === 'string' ? claims.sid : null,
     claims,
+    sessionClaims: claims,
     token,
     role,
     permissions,
@@ -67,7 +71,7 @@ export function signedIn(claims: JwtPayload, token: string): SignedInAuth {
 
 export function signedOut(reason: SignedOutReason, extra: { suspension?: Suspension; error?: Error } = {}): SignedOutAuth {
   return {
-    isAuthenticated: false, userId: null, sessionId: null, claims: null, token: null, role: null, permissions: [],
+    isAuthenticated: false, userId: null, sessionId: null, claims: null, sessionClaims: null, token: null, role: null, permissions: [],
     has: () => false, reason, ...extra,
   };
 }

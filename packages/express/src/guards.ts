@@ -1,0 +1,87 @@
+import {
+  adminOnly as decideAdmin, parseAdminEmails, requireAuth as decideAuth, requirePermission as decidePermission,
+  requireRole as decideRole, type Auth, type GuardRefusal,
+} from '@latchkey/backend';
+import type { Request, RequestHandler, Response } from 'express';
+import './augment.js';
+import { authResolver } from './authenticate.js';
+
+/** Sends a refusal as JSON with its status. Never a redirect: an API client must see the status, not a sign-in page. */
+export function refuse(res: Response, refusal: GuardRefusal): void {
+  res.status(refusal.status).json(refusal.body);
+}
+
+/** Wraps a decision into middleware: the request goes on when it passes, else the exact refusal is sent. */
+function guard(decide: (auth: Auth, req: Request) => GuardRefusal | null): RequestHandler {
+  const authOf = authResolver();
+  return (req, res, next) => {
+    let found;
+    try {
+      found = authOf(req);
+    } catch (err) {
+      return next(err); // no options and nothing in the environment: a configuration error, answered 500
+    }
+    const apply = (auth: Auth) => {
+      const refusal = decide(auth, req);
+      if (refusal) refuse(res, refusal);
+      else next();
+    };
+    if (found instanceof Promise) found.then(apply).catch(next);
+    else apply(found);
+  };
+}
+
+/** 401 "Authentication required" without a token, 401 "Invalid authentication token" for a bad one, 403 for a suspended user. */
+export function requireAuth(): RequestHandler {
+  return guard((auth) => decideAuth(auth));
+}
+
+/** Signed in with one of the roles (the role claim); else 403 naming `requiredRole` as given and `userRole`. */
+export function requireRole(roles: string | readonly string[]): RequestHandler {
+  const list = typeof roles === 'string' ? [roles] : roles;
+  if (list.length === 0 || list.some((r) => typeof r !== 'string' || r === '')) {
+    throw new TypeError('requireRole needs at least one role name.');
+  }
+  const given = typeof roles === 'string' ? roles : [...roles];
+  return guard((auth) => decideRole(auth, given));
+}
+
+/** Signed in with the permission among the token's permissions; else 403 naming `requiredPermission` and `userRole`. */
+export function requirePermission(permission: string): RequestHandler {
+  if (typeof permission !== 'string' || permission === '') throw new TypeError('requirePermission needs a permission name.');
+  return guard((auth) => decidePermission(auth, permission));
+}
+
+export interface AdminOnlyMiddlewareOptions {
+  /** Development-only admin emails; ADMIN_EMAIL (comma list) by default. */
+  adminEmails?: string | readonly string[];
+  /** The environment; NODE_ENV by default. The email list counts only in "development". */
+  environment?: string;
+  /** Where ADMIN_EMAIL and NODE_ENV are read, on each request; process.env by default. */
+  env?: NodeJS.ProcessEnv;
+  /** The caller's email; by default the loaded row's (req.user.email, see protectRoute), else the token's email claim. */
+  email?: (req: Request) => string | null | undefined;
+}
+
+function defaultEmail(req: Request): string | undefined {
+  const row = req.user as { email?: unknown } | undefined;
+  if (typeof row?.email === 'string') return row.email;
+  const claim = req.auth.claims?.email;
+  return typeof claim === 'string' ? claim : undefined;
+}
+
+/**
+ * Seed 004's adminOnly: the "admin" role claim; in development only, also an
+ * email from ADMIN_EMAIL. Refuses with 403 requiredRole "admin" and the userRole.
+ */
+export function adminOnly(opts: AdminOnlyMiddlewareOptions = {}): RequestHandler {
+  const fixedEmails = opts.adminEmails === undefined ? undefined : parseAdminEmails(opts.adminEmails);
+  return guard((auth, req) => {
+    const env = opts.env ?? process.env;
+    return decideAdmin(auth, {
+      adminEmails: fixedEmails ?? env.ADMIN_EMAIL,
+      environment: opts.environment ?? env.NODE_ENV,
+      email: auth.isAuthenticated ? (opts.email ?? defaultEmail)(req) : undefined,
+    });
+  });
+}
