@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve, join } from 'node:path';
 import { z } from 'zod';
 import { rateLimitsOverrideSchema, type RateLimitsOverride } from '../abuse/rate-limits.js';
@@ -25,6 +26,8 @@ export interface Config {
   /** LATCHKEY_MAIL_FROM; unset means `Latchkey <no-reply@<public URL host>>` (mail/smtp-mailer.ts). */
   mailFrom: string | undefined;
   webhooks: WebhookConfig;
+  /** LATCHKEY_TRUSTED_PROXIES: addresses/CIDRs whose X-Forwarded-For gives the client's address (http/request-origin.ts). */
+  trustedProxies: string[];
   /** LATCHKEY_ROLE_PRESET: a ready-made role set applied at start (roles/presets.ts). */
   rolePreset?: PresetName | undefined;
   /** LATCHKEY_ROLES (JSON array): roles created or brought up to date at every start. */
@@ -108,6 +111,9 @@ const env = z.object({
   LATCHKEY_RATE_LIMITS: z.string().optional(),
   LATCHKEY_ROLE_PRESET: z.enum(PRESET_NAMES as [PresetName, ...PresetName[]], { message: `must be one of ${PRESET_NAMES.join(', ')}` }).optional(),
   LATCHKEY_ROLES: z.string().optional(),
+  LATCHKEY_TRUSTED_PROXIES: z.string().transform((v) => v.split(',').map((p) => p.trim()).filter(Boolean))
+    .pipe(z.array(z.string().refine(validProxy, 'must be a comma-separated list of IP addresses or CIDR ranges, e.g. 10.0.0.0/8,127.0.0.1')))
+    .optional(),
   LATCHKEY_SMTP_URL: smtpUrl.optional(),
   LATCHKEY_MAIL_FROM: mailFrom.optional(),
   LATCHKEY_WEBHOOK_DELIVERY: z.enum(['on', 'off'], { message: 'must be "on" or "off"' }).default('on'),
@@ -117,6 +123,16 @@ const env = z.object({
   LATCHKEY_WEBHOOK_CONCURRENCY: z.coerce.number({ message: 'must be a number' }).int('must be an integer')
     .min(1).max(1024).default(64),
 });
+
+/** An IP address, or a CIDR range with a prefix length that fits its family. */
+function validProxy(entry: string): boolean {
+  const [address, bits, extra] = entry.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128);
+}
 
 /** A variable holding a JSON object checked by `schema`, with one message per problem. */
 function parseJsonVar<S extends z.ZodType>(name: string, text: string, schema: S, example: string): z.infer<S> {
@@ -157,6 +173,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     instanceSettings,
     rateLimits,
     rolePreset: e.LATCHKEY_ROLE_PRESET,
+    trustedProxies: e.LATCHKEY_TRUSTED_PROXIES ?? [],
     roles,
     port: e.PORT,
     host: e.HOST,

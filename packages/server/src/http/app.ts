@@ -3,7 +3,7 @@ import { LatchkeyError } from '../errors/latchkey-error.js';
 import type { Services } from '../services.js';
 import { ping } from '../storage/database.js';
 import { limitBodySize } from './body-limit.js';
-import { recordOrigin } from './request-origin.js';
+import { recordOrigin, trustedProxies } from './request-origin.js';
 import { errorResponse, renderError, ValidationErrors } from './errors.js';
 import { meRoutes } from './frontend/me.js';
 import { frontendRoutes } from './frontend/routes.js';
@@ -48,7 +48,7 @@ export function createHttpApp(s: Services): Hono {
   app.route('/', discoveryRoutes(s));
   // The Frontend API answers before the Backend API's secret-key guard below:
   // end users authenticate with their client, not the secret key.
-  app.use('/v1/*', recordOrigin);
+  app.use('/v1/*', recordOrigin(s.config.trustedProxies.length ? trustedProxies(s.config.trustedProxies) : undefined));
   app.route('/v1/client', frontendRoutes(s));
   app.route('/v1/me', meRoutes(s));
 

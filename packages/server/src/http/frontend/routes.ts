@@ -13,7 +13,7 @@ import { mintToken } from '../../tokens/mint.js';
 import { loadUserRecords } from '../../users/store.js';
 import { ownUserJson } from '../../users/serialize.js';
 import { jsonBody } from '../body.js';
-import { clientIp } from '../request-origin.js';
+import { requestOrigin } from '../request-origin.js';
 import { withActor } from '../../events/origin.js';
 import { browserGuards, requireClient } from './client-context.js';
 
@@ -59,7 +59,7 @@ export function frontendRoutes(s: Services) {
   });
 
   /** The rate-limit key for the caller's address. */
-  const ip = (c: Context) => clientIp(c) || 'unknown';
+  const ip = (c: Context) => requestOrigin(c).clientIp || 'unknown';
 
   app.post('/sign_ups', async (c) => {
     await s.limits.consume('signUpPerIp', ip(c));
