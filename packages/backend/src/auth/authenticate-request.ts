@@ -17,13 +17,14 @@ const header = (req: RequestLike, name: string): string | undefined => {
   return Array.isArray(v) ? v[0] : v;
 };
 
-/** The session token: `Authorization: Bearer <jwt>` (APIs, native apps), else the `__session` cookie (browsers, as Clerk sets it). */
+/**
+ * The session token: `Authorization: Bearer <jwt>` (APIs, native apps), else the
+ * `__session` cookie (browsers, as Clerk sets it; also when some other
+ * Authorization scheme is present, e.g. Basic in front of a staging site).
+ */
 export function tokenFrom(req: RequestLike): string | undefined {
-  const auth = header(req, 'authorization');
-  if (auth) {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-    return m?.[1];
-  }
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header(req, 'authorization') ?? '');
+  if (bearer) return bearer[1];
   const cookie = header(req, 'cookie');
   if (!cookie) return undefined;
   for (const part of cookie.split(';')) {
@@ -36,7 +37,8 @@ export function tokenFrom(req: RequestLike): string | undefined {
 /**
  * Who is calling: verifies the request's token (networkless once keys are
  * cached) and, with `revocations`, checks it against the local revocation list.
- * Never throws for a bad token: a SignedOutAuth says why.
+ * Never throws for a bad token: a SignedOutAuth says why. Throws when the keys
+ * cannot be loaded (Latchkey unreachable): that is the app's 500, not a sign-out.
  */
 export async function authenticateRequest(req: RequestLike, opts: AuthenticateOptions = authOptionsFromEnv()): Promise<Auth> {
   const token = tokenFrom(req);
@@ -45,8 +47,10 @@ export async function authenticateRequest(req: RequestLike, opts: AuthenticateOp
   try {
     claims = await verifyToken(token, opts);
   } catch (err) {
-    if (err instanceof TokenVerificationError) return signedOut('invalid', { error: err });
-    throw err; // not the token's fault (a programming error): let the framework answer 500
+    // Keys that cannot be loaded are Latchkey being unreachable, not a bad token: the app answers 500
+    // rather than signing everyone out.
+    if (err instanceof TokenVerificationError && err.reason !== 'jwk-failed-to-load') return signedOut('invalid', { error: err });
+    throw err;
   }
   const revoked = opts.revocations?.check({ sub: claims.sub, sid: typeof claims.sid === 'string' ? claims.sid : undefined });
   if (revoked) return signedOut(revoked.reason, revoked.reason === 'suspended' ? { suspension: revoked.suspension } : {});
