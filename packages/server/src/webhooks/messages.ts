@@ -58,7 +58,7 @@ export async function replayMessage(db: Db, clock: Clock, id: string, actor: Act
       await trx.updateTable('webhook_messages')
         .set({ status: 'pending', is_head: 0, attempts: 0, next_attempt_at: now, lease_owner: null, lease_until: 0, updated_at: now })
         .where('id', '=', id).execute();
-      await repairHeads(trx, m.endpoint_id);
+      await repairHeads(trx, now, m.endpoint_id);
     }
     return getMessage(trx, id);
   });
@@ -75,7 +75,7 @@ export async function replayFailed(db: Db, clock: Clock, endpointId: string, sin
       .where((eb) => eb.exists(eb.selectFrom('events').select('sequence').whereRef('events.sequence', '=', 'webhook_messages.event_sequence')))
       .executeTakeFirst();
     const replayed = Number(res.numUpdatedRows);
-    await repairHeads(trx, endpointId);
+    await repairHeads(trx, now, endpointId);
     await recordAudit(trx, now, { type: 'webhook_endpoint.failed_replayed', actor, target: { type: 'webhook_endpoint', id: endpointId },
       data: { since, replayed } });
     return replayed;
@@ -110,7 +110,7 @@ export async function recoverMissing(db: Db, clock: Clock, endpointId: string, s
           .onConflict((oc) => oc.columns(['endpoint_id', 'event_sequence']).doNothing()).executeTakeFirst();
         inserted += Number(res.numInsertedOrUpdatedRows ?? 0);
       }
-      await repairHeads(trx, endpointId);
+      await repairHeads(trx, now, endpointId);
       return { rows, inserted };
     });
     queued += batch.inserted;

@@ -177,12 +177,21 @@ async function promoteNext(trx: Db, done: ClaimedMessage[]): Promise<void> {
 }
 
 /**
- * Gives every chain with pending messages but no head one: its earliest. Used
- * after replays and recoveries (which make old messages pending again), and now
- * and then by the worker as a safety net.
+ * Makes each chain's earliest pending message its head. Used after replays and
+ * recoveries (which make old messages pending again, perhaps behind a head that
+ * now cannot be claimed, since claiming needs the chain's earliest), and now
+ * and then by the worker as a safety net. A head already claimed (leased) keeps
+ * its place: it is on its way.
  */
-export async function repairHeads(db: Db, endpointId?: string): Promise<number> {
+export async function repairHeads(db: Db, now: number, endpointId?: string): Promise<number> {
   const only = endpointId === undefined ? sql`` : sql`and m.endpoint_id = ${endpointId}`;
+  await sql`update webhook_messages set is_head = 0 where id in (
+    select m.id from webhook_messages m
+    where m.status = 'pending' and m.is_head = 1 and m.lease_until <= ${now} ${only}
+      and exists (
+        select 1 from webhook_messages p
+        where p.status = 'pending' and p.endpoint_id = m.endpoint_id and p.order_key = m.order_key
+          and p.event_sequence < m.event_sequence))`.execute(db);
   const { numAffectedRows } = await sql`update webhook_messages set is_head = 1 where id in (
     select m.id from webhook_messages m
     where m.status = 'pending' and m.is_head = 0 ${only}

@@ -134,7 +134,7 @@ export class DeliveryWorker {
       this.failuresInARow = 0;
       if (Date.now() - this.lastRepair >= REPAIR_EVERY_MS) {
         this.lastRepair = Date.now();
-        const repaired = await repairHeads(this.o.db);
+        const repaired = await repairHeads(this.o.db, this.o.clock.now());
         if (repaired > 0) this.o.logger.warn({ repaired }, 'webhook delivery: gave headless chains their next message');
       }
       const free = this.o.concurrency - this.inflight.size;
