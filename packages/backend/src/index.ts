@@ -23,6 +23,6 @@ export { verifyWebhook, verifyWebhookRequest, type VerifyWebhookOptions, type We
 export { WebhookVerificationError, type WebhookVerificationErrorReason } from './webhooks/errors.js';
 export type { WebhookHeaders } from './webhooks/headers.js';
 export {
-  createUserSync, type UserSync, type UserSyncOptions, type SyncOutcome, type WebhookResult, type ReconcileResult, type EnsureOutcome,
+  createUserSync, webhookRefusal, type UserSync, type UserSyncOptions, type SyncOutcome, type WebhookResult, type ReconcileResult, type EnsureOutcome,
 } from './sync/user-sync.js';
 export type { UserStore, RowId } from './sync/store.js';

@@ -46,8 +46,11 @@ export type EnsureOutcome = 'present' | 'created' | 'not_found';
 
 const USER_EVENTS: EventType[] = ['user.created', 'user.updated', 'user.deleted'];
 
-/** The seed-002 answers a webhook route gives when it cannot accept a delivery. */
-function refusal(reason: WebhookVerificationErrorReason): WebhookResult {
+/**
+ * The seed-002 answers a webhook route gives when it cannot accept a delivery
+ * (exported for routes that verify now and apply later, e.g. through an inbox).
+ */
+export function webhookRefusal(reason: WebhookVerificationErrorReason): WebhookResult {
   if (reason === 'missing_secret') return { status: 500, body: { error: 'Missing webhook secret' }, reason };
   if (reason === 'missing_headers') return { status: 400, body: { error: 'Missing svix headers' }, reason };
   return { status: 400, body: { error: 'Invalid webhook signature' }, reason };
@@ -111,7 +114,7 @@ export function createUserSync(opts: UserSyncOptions) {
         secret: opts.webhookSecret, payload, headers, toleranceInSeconds: opts.toleranceInSeconds, now: opts.now,
       });
     } catch (err) {
-      if (err instanceof WebhookVerificationError) return refusal(err.reason);
+      if (err instanceof WebhookVerificationError) return webhookRefusal(err.reason);
       throw err;
     }
     const deliveryId = webhookHeaders(headers).id!;
@@ -130,7 +133,7 @@ export function createUserSync(opts: UserSyncOptions) {
 
   /** handleWebhook for a fetch Request; reads the body as bytes. */
   async function handleRequest(request: Request): Promise<WebhookResult> {
-    if (!opts.webhookSecret) return refusal('missing_secret');
+    if (!opts.webhookSecret) return webhookRefusal('missing_secret');
     return handleWebhook(new Uint8Array(await request.arrayBuffer()), request.headers);
   }
 
