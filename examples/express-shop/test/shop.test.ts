@@ -187,8 +187,8 @@ describeWithPostgres('express-shop (Express 5, PostgreSQL, @latchkey/express, th
     expect(messages.map((m) => m.event_type)).toEqual(['user.created', 'user.updated', 'user.updated', 'user.updated', 'user.updated']);
 
     // Twice: Latchkey replays every message, newest first, so the old ones arrive after the new. One at a
-    // time: replaying a user's older message while a newer replay is still pending stalls that user's chain
-    // (a server bug, reported), so each replay is delivered before the next is asked for.
+    // time: replays asked for together would be put back in the user's order by Latchkey (a chain delivers
+    // its oldest pending message first), so each replay is delivered before the next is asked for.
     for (const m of [...messages].reverse()) {
       await lk.ok(`/v1/webhook_messages/${m.id}/replay`, 'POST');
       await waitFor(`the replay of ${m.event_type} #${m.event_sequence}`, async () => {
