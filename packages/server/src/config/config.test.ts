@@ -28,6 +28,7 @@ describe('loadConfig', () => {
       production: false,
       logLevel: 'info',
       webhooks: { deliver: true, allowPrivate: false, timeoutMs: 15_000, concurrency: 64 },
+      trustedProxies: [],
     });
   });
 
@@ -50,6 +51,7 @@ describe('loadConfig', () => {
       LATCHKEY_WEBHOOKS_ALLOW_PRIVATE: 'true',
       LATCHKEY_WEBHOOK_TIMEOUT_MS: '5000',
       LATCHKEY_WEBHOOK_CONCURRENCY: '8',
+      LATCHKEY_TRUSTED_PROXIES: '10.0.0.0/8, ::1',
     });
     expect(c).toEqual({
       port: 8080,
@@ -62,6 +64,7 @@ describe('loadConfig', () => {
       production: true,
       logLevel: 'warn',
       webhooks: { deliver: false, allowPrivate: true, timeoutMs: 5000, concurrency: 8 },
+      trustedProxies: ['10.0.0.0/8', '::1'],
     });
   });
 
