@@ -9,6 +9,7 @@ export { RevocationList, type RevocationListOptions, type Revoked, type Suspensi
 export {
   // decisions: null (pass) or { status, body }
   requireAuth, requireRole, requirePermission, adminOnly, signedOutRefusal, parseAdminEmails, type AdminOnlyOptions, type AuthRefusal,
+  roleRequirement, permissionRequirement,
   // the exact bodies
   authenticationRequired, invalidToken, accountSuspended, insufficientRole, insufficientPermission, userNotFound,
   type GuardRefusal, type GuardBody, type AuthenticationRequiredBody, type InvalidTokenBody, type AccountSuspendedBody,

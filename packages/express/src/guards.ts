@@ -1,6 +1,6 @@
 import {
   adminOnly as decideAdmin, parseAdminEmails, requireAuth as decideAuth, requirePermission as decidePermission,
-  requireRole as decideRole, type Auth, type GuardRefusal,
+  requireRole as decideRole, roleRequirement, permissionRequirement, type Auth, type GuardRefusal,
 } from '@latchkey/backend';
 import type { Request, RequestHandler, Response } from 'express';
 import './augment.js';
@@ -38,18 +38,14 @@ export function requireAuth(): RequestHandler {
 
 /** Signed in with one of the roles (the role claim); else 403 naming `requiredRole` as given and `userRole`. */
 export function requireRole(roles: string | readonly string[]): RequestHandler {
-  const list = typeof roles === 'string' ? [roles] : roles;
-  if (list.length === 0 || list.some((r) => typeof r !== 'string' || r === '')) {
-    throw new TypeError('requireRole needs at least one role name.');
-  }
-  const given = typeof roles === 'string' ? roles : [...roles];
-  return guard((auth) => decideRole(auth, given));
+  const required = roleRequirement(roles);
+  return guard((auth) => decideRole(auth, required));
 }
 
 /** Signed in with the permission among the token's permissions; else 403 naming `requiredPermission` and `userRole`. */
 export function requirePermission(permission: string): RequestHandler {
-  if (typeof permission !== 'string' || permission === '') throw new TypeError('requirePermission needs a permission name.');
-  return guard((auth) => decidePermission(auth, permission));
+  const required = permissionRequirement(permission);
+  return guard((auth) => decidePermission(auth, required));
 }
 
 export interface AdminOnlyMiddlewareOptions {

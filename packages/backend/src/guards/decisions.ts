@@ -46,3 +46,22 @@ export function requirePermission(auth: Auth, permission: string): AuthRefusal |
   if (auth.permissions.includes(permission)) return null;
   return insufficientPermission(permission, auth.role);
 }
+
+/**
+ * Checks a route's role requirement when the route is declared (so a typo fails
+ * at start, not per request) and returns it as the refusals name it: a string
+ * stays a string, a list becomes an array.
+ */
+export function roleRequirement(roles: string | readonly string[]): string | string[] {
+  const list = typeof roles === 'string' ? [roles] : roles;
+  if (list.length === 0 || list.some((r) => typeof r !== 'string' || r === '')) {
+    throw new TypeError('requireRole needs at least one role name.');
+  }
+  return typeof roles === 'string' ? roles : [...roles];
+}
+
+/** Checks a route's permission requirement when the route is declared. */
+export function permissionRequirement(permission: string): string {
+  if (typeof permission !== 'string' || permission === '') throw new TypeError('requirePermission needs a permission name.');
+  return permission;
+}
