@@ -47,6 +47,8 @@ export const CONVEX_TEMPLATE: JwtTemplate = {
     email_verified: '{{user.email_verified}}',
     phone_number: '{{user.primary_phone_number}}',
     phone_number_verified: '{{user.phone_number_verified}}',
+    // Convex functions gate on it (seed 000); it changes only when the role does.
+    role: '{{user.public_metadata.role}}',
   },
   lifetime: 3600,
   allowed_clock_skew: 5,
