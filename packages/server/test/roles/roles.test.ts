@@ -584,6 +584,15 @@ describe.each(dialects())('roles, session claims and JWT templates (%s)', (diale
       userId: '{{user.id}}', email: '{{user.primary_email_address}}', firstName: '{{user.first_name}}', lastName: '{{user.last_name}}',
     };
 
+    it('the built-in convex template carries the role once the user has one, and leaves it out before', async () => {
+      expect(claimsOf((await call(server, 'POST', `/v1/sessions/${sid}/tokens/convex`, {})).body.jwt)).not.toHaveProperty('role');
+      expect((await call(server, 'POST', '/v1/roles', { key: 'store_owner', name: 'Store owner' })).status).toBe(200);
+      expect((await call(server, 'POST', `/v1/users/${user.id}/role`, { role: 'store_owner' })).status).toBe(200);
+      const c = claimsOf((await call(server, 'POST', `/v1/sessions/${sid}/tokens/convex`, {})).body.jwt);
+      expect(c).toMatchObject({ aud: 'convex', role: 'store_owner' });
+      expect((await call(server, 'POST', `/v1/users/${user.id}/role`, { role: null })).status).toBe(200);
+    });
+
     it('creates a template whose tokens carry its claims, lifetime, aud and clock skew; PATCH keeps what it omits', async () => {
       const created = await call(server, 'POST', '/v1/jwt_templates', {
         name: 'seed001', claims: seed001Claims, lifetime: 120, aud: 'seed-api', allowed_clock_skew: 15,
