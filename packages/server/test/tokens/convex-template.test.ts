@@ -1,15 +1,16 @@
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
-import { checkConvexToken, ConvexRuleError, type ConvexCheckOptions, type ConvexRule } from '../support/convex-rules.js';
+import { checkConvexToken, ConvexRuleError, type ConvexCheckOptions, type ConvexRule } from '@latchkey/convex/testing';
 import { dialects, startServer, type TestServer } from '../support/server.js';
 import { waitFor } from '../support/wait.js';
 
 /**
  * The built-in "convex" JWT template against what a Convex deployment requires
  * (/work/shared/reference/convex-auth.md), checked by the oracle in
- * test/support/convex-rules.ts. First the oracle itself, on tokens signed with a
- * local key, so it is known to refuse what Convex refuses; then Latchkey's tokens.
+ * @latchkey/convex/testing (packages/convex/src/testing/convex-rules.ts). First
+ * the oracle itself, on tokens signed with a local key, so it is known to refuse
+ * what Convex refuses; then Latchkey's tokens.
  */
 
 const ISS = 'https://idp.example.test';
@@ -79,7 +80,7 @@ async function expectRejected(token: Promise<string> | string, opts: ConvexCheck
   expect((err as ConvexRuleError).message).toMatch(message);
 }
 
-describe('the Convex oracle (test/support/convex-rules.ts) on locally signed tokens', () => {
+describe('the Convex oracle (@latchkey/convex/testing) on locally signed tokens', () => {
   let idp: LocalIdp;
   beforeAll(async () => {
     idp = await localIdp();

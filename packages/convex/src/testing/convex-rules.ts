@@ -1,3 +1,4 @@
+import type { JSONValue } from 'convex/values';
 import { compactVerify, decodeJwt, decodeProtectedHeader, importJWK, type JWK } from 'jose';
 
 /**
@@ -11,7 +12,8 @@ import { compactVerify, decodeJwt, decodeProtectedHeader, importJWK, type JWK } 
  * Each refusal is a ConvexRuleError whose `rule` names the rule broken, so the
  * oracle's own tests can show it fails for the right reason.
  *
- * Self-contained on purpose (only `jose`): issue 7 moves it into packages/convex.
+ * Node or any runtime with fetch; it needs only `jose`. Not for Convex functions:
+ * Convex itself does this check before a function runs.
  */
 
 export type ConvexRule =
@@ -39,12 +41,16 @@ export class ConvexRuleError extends Error {
   }
 }
 
-/** What `ctx.auth.getUserIdentity()` returns on the OIDC path. */
+/**
+ * What `ctx.auth.getUserIdentity()` returns on the OIDC path. Claims are JSON
+ * values, as in Convex's UserIdentity, so it can be passed to convex-test's
+ * `t.withIdentity` as it is.
+ */
 export interface ConvexIdentity {
   subject: string;
   issuer: string;
   tokenIdentifier: string;
-  [claim: string]: unknown;
+  [claim: string]: JSONValue | undefined;
 }
 
 export interface ConvexCheckOptions {
@@ -225,9 +231,11 @@ export async function checkConvexToken(token: string, opts: ConvexCheckOptions):
     if (DROPPED.has(claim) || value === undefined) continue;
     const camel = STANDARD_CLAIMS[claim];
     if (camel && value === null) continue;
-    if (camel === 'updatedAt') identity.updatedAt = typeof value === 'number' ? new Date(value * 1000).toISOString() : value;
-    else if (camel) identity[camel] = value;
-    else identity[claim] = value;
+    // A decoded JWT payload is JSON, so every value is a JSONValue.
+    const json = value as JSONValue;
+    if (camel === 'updatedAt') identity.updatedAt = typeof value === 'number' ? new Date(value * 1000).toISOString() : json;
+    else if (camel) identity[camel] = json;
+    else identity[claim] = json;
   }
   return { identity, header, payload };
 }
