@@ -82,7 +82,7 @@ async function assemble(config: Config, storage: Storage, clock: Clock, logger: 
 
   const services: Services = {
     config, db, dialect: storage.dialect, clock, keyring, secretKeys, settings, roles, signer, logger,
-    limits: new RateLimits({ ...DEFAULT_RATE_LIMITS, ...config.rateLimits }),
+    limits: new RateLimits({ ...DEFAULT_RATE_LIMITS, ...config.rateLimits }, storage.pgPool),
     mint: { db, clock, signer, issuer: config.publicUrl, settings: () => settings.get(), permissionsOf: (role) => roles.permissionsOf(role) },
     instanceId: boot.instance.id,
     publishableKey: boot.publishableKey,

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { DEFAULT_RATE_LIMITS, RateLimits, rateLimitKey } from './rate-limits.js';
@@ -107,5 +108,19 @@ describe('RateLimits', () => {
     expect(() => new RateLimits({ a: { points: 5, durationSec: 0 } })).toThrow(RangeError);
     const limits = new RateLimits(policies);
     await expect(limits.consume('nope' as 'signInPerIp', 'k')).rejects.toThrow('unknown rate limit bucket "nope"');
+  });
+
+  it('with PostgreSQL unreachable, each instance falls back to counting in memory: still limited, never all refused', async () => {
+    vi.useRealTimers();
+    const pool = new pg.Pool({ connectionString: 'postgres://latchkey@127.0.0.1:9/none', connectionTimeoutMillis: 200 });
+    try {
+      const limits = new RateLimits({ signInPerIp: { points: 2, durationSec: 60 } }, pool);
+      expect((await limits.consume('signInPerIp', '203.0.113.1')).remaining).toBe(1);
+      expect((await limits.consume('signInPerIp', '203.0.113.1')).remaining).toBe(0);
+      expect((await rejection(limits.consume('signInPerIp', '203.0.113.1'))).code).toBe('too_many_requests');
+      expect((await limits.consume('signInPerIp', '203.0.113.2')).remaining).toBe(1);
+    } finally {
+      await pool.end();
+    }
   });
 });

@@ -19,12 +19,16 @@
  * raw emails and phone numbers are not kept in memory; the same identifier spelt
  * with different case or spaces shares one bucket.
  *
- * Storage is rate-limiter-flexible's RateLimiterMemory: counts live in this
- * process only and are lost on restart. Several instances behind one PostgreSQL
- * would swap in RateLimiterPostgres (same API, same keys) later.
+ * Storage: on SQLite (one process) rate-limiter-flexible's RateLimiterMemory;
+ * on PostgreSQL, RateLimiterPostgres on the `rate_limits` table, so every
+ * instance counts in the same buckets (a client spreading its attempts over
+ * instances gains nothing). Should the database not answer, each instance
+ * falls back to counting in its own memory rather than letting requests through
+ * or refusing them all.
  */
 import { createHash } from 'node:crypto';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type pg from 'pg';
+import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { z } from 'zod';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 
@@ -73,15 +77,20 @@ export function rateLimitKey(raw: string): string {
 }
 
 export class RateLimits<B extends string = string> {
-  private readonly limiters = new Map<B, RateLimiterMemory>();
+  private readonly limiters = new Map<B, RateLimiterAbstract>();
 
-  constructor(policies: Readonly<Record<B, BucketPolicy>>) {
+  /** With `pgPool`, the counts live in PostgreSQL's `rate_limits` table (migration 008), shared by every instance. */
+  constructor(policies: Readonly<Record<B, BucketPolicy>>, pgPool?: pg.Pool) {
     for (const [bucket, p] of Object.entries(policies) as [B, BucketPolicy][]) {
       if (!Number.isInteger(p.points) || p.points < 1) throw new RangeError(`rate limit ${bucket}: points must be a whole number, 1 or more`);
       if (!Number.isInteger(p.durationSec) || p.durationSec < 1) throw new RangeError(`rate limit ${bucket}: durationSec must be a whole number, 1 or more`);
-      this.limiters.set(bucket, new RateLimiterMemory({
-        keyPrefix: bucket, points: p.points, duration: p.durationSec, blockDuration: p.blockDurationSec ?? 0,
-      }));
+      const opts = { keyPrefix: bucket, points: p.points, duration: p.durationSec, blockDuration: p.blockDurationSec ?? 0 };
+      this.limiters.set(bucket, pgPool
+        ? new RateLimiterPostgres({
+          ...opts, storeClient: pgPool, storeType: 'pool', tableName: 'rate_limits', tableCreated: true,
+          insuranceLimiter: new RateLimiterMemory(opts),
+        })
+        : new RateLimiterMemory(opts));
     }
   }
 
@@ -103,7 +112,7 @@ export class RateLimits<B extends string = string> {
     await this.limiter(bucket).delete(rateLimitKey(key));
   }
 
-  private limiter(bucket: B): RateLimiterMemory {
+  private limiter(bucket: B): RateLimiterAbstract {
     const limiter = this.limiters.get(bucket);
     if (!limiter) throw new Error(`unknown rate limit bucket "${bucket}"`);
     return limiter;

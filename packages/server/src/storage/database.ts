@@ -17,6 +17,8 @@ export interface Storage {
    * Returns the function that stops listening.
    */
   listen?(channel: string, onNotify: () => void, onError: (err: Error) => void): () => Promise<void>;
+  /** PostgreSQL only: the connection pool, for parts that speak to it directly (rate limits shared by instances). */
+  pgPool?: pg.Pool;
   close(): Promise<void>;
 }
 
@@ -95,7 +97,10 @@ function openPostgres(url: string, max: number): Storage {
   });
   pool.on('connect', preparedStatements);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect: 'postgres', listen: (channel, fn, onError) => listenPostgres(url, channel, fn, onError), close: () => db.destroy() };
+  return {
+    db, dialect: 'postgres', pgPool: pool,
+    listen: (channel, fn, onError) => listenPostgres(url, channel, fn, onError), close: () => db.destroy(),
+  };
 }
 
 /**

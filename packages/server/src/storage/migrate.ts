@@ -7,6 +7,7 @@ import * as m004 from './migrations/004_dev_emails.js';
 import * as m005 from './migrations/005_lockout.js';
 import { webhooksMigration } from './migrations/006_webhooks.js';
 import * as m007 from './migrations/007_roles_suspension.js';
+import * as m008 from './migrations/008_rate_limits.js';
 
 /** Migrations are compiled into the server: no files to find at run time. */
 const migrationsFor = (storage: Storage): Record<string, Migration> => ({
@@ -17,6 +18,7 @@ const migrationsFor = (storage: Storage): Record<string, Migration> => ({
   '005_lockout': m005,
   '006_webhooks': webhooksMigration(storage.dialect),
   '007_roles_suspension': m007,
+  '008_rate_limits': m008,
 });
 
 // An arbitrary constant that names "Latchkey start-up" among PostgreSQL advisory locks.
