@@ -1,10 +1,9 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { UserIdentity } from 'convex/server';
 import { expect } from 'vitest';
 import { checkConvexToken } from '@latchkey/convex/testing';
 import { startServer, type TestServer } from '../../../packages/server/test/support/server.js';
 import { waitFor } from '../../../packages/server/test/support/wait.js';
+import { signatureHeaders, startReceiver, type Delivery, type Receiver } from '../../../packages/server/test/support/webhook-receiver.js';
 
 /**
  * The world around the chat app: a running Latchkey (SQLite), a local webhook
@@ -16,43 +15,9 @@ import { waitFor } from '../../../packages/server/test/support/wait.js';
 
 export { waitFor };
 
-export interface Delivery {
-  body: string;
-  headers: Record<string, string>;
-}
-
-/** A webhook endpoint's receiving end: keeps the raw body and headers, answers 204. */
-export interface Receiver {
-  url: string;
-  deliveries: Delivery[];
-  close(): Promise<void>;
-}
-
-export async function startReceiver(): Promise<Receiver> {
-  const deliveries: Delivery[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-      deliveries.push({ body: Buffer.concat(chunks).toString('utf8'), headers });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/latchkey-webhook`,
-    deliveries,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
-
-/** The headers a delivery is re-posted with: the signature headers and the content type, as Latchkey sent them. */
-export function deliveryHeaders(d: Delivery): Record<string, string> {
-  return Object.fromEntries(Object.entries(d.headers).filter(([k]) => /^(svix-|webhook-|content-type$)/.test(k)));
-}
+export { startReceiver, type Delivery, type Receiver };
+/** The headers a delivery is re-posted with: its signature headers and content type, as Latchkey sent them. */
+export const deliveryHeaders = signatureHeaders;
 
 export const envelopeOf = (d: Delivery) => JSON.parse(d.body) as { type: string; data: { id: string } & Record<string, unknown> };
 

@@ -1,8 +1,7 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects, startServer, type DialectName, type TestServer } from '../../server/test/support/server.js';
 import { waitFor } from '../../server/test/support/wait.js';
+import { startReceiver } from '../../server/test/support/webhook-receiver.js';
 import { createLatchkeyClient, decodeJwt, LatchkeyApiError, type AuditLog, type LatchkeyClient } from '../src/index.js';
 
 /**
@@ -30,19 +29,6 @@ async function expectRefused(call: Promise<unknown>, status: number, code: strin
   if (param !== undefined) expect(err.errors[0]!.meta.param_name).toBe(param);
   expect(err.clerkTraceId).toMatch(/^[0-9a-f]{32}$/);
   return err;
-}
-
-/** A webhook receiver that accepts everything, so endpoints have messages to list. */
-async function startSink(): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(204).end());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
 }
 
 describe.each(dialects())('createLatchkeyClient (%s)', (dialect: DialectName) => {
@@ -337,7 +323,7 @@ describe.each(dialects())('createLatchkeyClient (%s)', (dialect: DialectName) =>
   });
 
   it('webhook endpoints: create, list, get, update, secret, rotate, messages, replay, delete', async () => {
-    const sink = await startSink();
+    const sink = await startReceiver(undefined, '/hook');
     try {
       const ep = await client.webhookEndpoints.create({ url: sink.url, events: ['user.created'], description: 'sync' });
       expect(ep).toMatchObject({ object: 'webhook_endpoint', url: sink.url, events: ['user.created'], description: 'sync', enabled: true });

@@ -1,8 +1,7 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseUrlFor, dialects, startServer, type DialectName, type TestServer } from '../../server/test/support/server.js';
 import { waitFor } from '../../server/test/support/wait.js';
+import { startReceiver, type Delivery, type Receiver } from '../../server/test/support/webhook-receiver.js';
 import {
   createLatchkeyClient, createUserSync, decodeJwt, type LatchkeyClient, type LatchkeyEvent, type SyncOutcome, type User,
   type UserStore, type UserSync, type WebhookResult,
@@ -16,43 +15,8 @@ import { postgresStore, sqliteStore, type TestStore } from './support/user-store
  * feed, the dbId write-back into the next token, and seed 002's refusals.
  */
 
-interface Delivery {
-  body: Buffer;
-  headers: Record<string, string>;
-  event: LatchkeyEvent;
-}
-
-interface Receiver {
-  url: string;
-  deliveries: Delivery[];
-  close(): Promise<void>;
-}
-
-/** An app's webhook route; `handle` decides the answer (default: record and 204). */
-async function startReceiver(handle?: (d: Delivery) => Promise<{ status: number; body?: unknown }>): Promise<Receiver> {
-  const deliveries: Delivery[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
-      const body = Buffer.concat(chunks);
-      const d = { body, headers, event: JSON.parse(body.toString('utf8')) as LatchkeyEvent };
-      deliveries.push(d);
-      (handle ? handle(d) : Promise.resolve<{ status: number; body?: unknown }>({ status: 204 })).then(
-        (r) => res.writeHead(r.status, { 'content-type': 'application/json' }).end(r.body === undefined ? '' : JSON.stringify(r.body)),
-        () => res.writeHead(500).end(),
-      );
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/webhooks/latchkey`,
-    deliveries,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
+/** The event a captured delivery carries. */
+const eventOf = (d: Delivery) => JSON.parse(d.body) as LatchkeyEvent;
 
 /** The store's calls, to show what was (not) written. */
 function spy(store: UserStore): UserStore & { calls: string[] } {
@@ -116,18 +80,18 @@ describe.each(dialects())('createUserSync with a %s app database', (kind: Dialec
     store = await newStore();
     manualStore = spy(store);
 
-    capture = await startReceiver();
+    capture = await startReceiver(undefined, '/api/webhooks/latchkey');
     const userEvents = ['user.created', 'user.updated', 'user.deleted'] as const;
     captureSecret = (await client.webhookEndpoints.create({ url: capture.url, events: [...userEvents] })).secret;
     manual = createUserSync({ client, webhookSecret: captureSecret, store: manualStore, writeBackDbId: false });
 
     live = await startReceiver(async (d) => {
-      const e = d.event;
+      const e = eventOf(d);
       if (e.type === 'user.created' || e.type === 'user.updated') {
         if (e.data.email_addresses.some((x) => liveEmails.has(x.email_address))) liveIds.add(e.data.id);
       }
       if (!e.type.startsWith('user.') || !liveIds.has(e.data.id)) return { status: 204 };
-      const result = await liveSync.handleWebhook(d.body, d.headers);
+      const result = await liveSync.handleWebhook(d.raw, d.headers);
       liveResults.push({ userId: e.data.id, type: e.type, svixId: d.headers['svix-id']!, result });
       return result;
     });
@@ -145,8 +109,8 @@ describe.each(dialects())('createUserSync with a %s app database', (kind: Dialec
   async function delivered(userId: string, n: number): Promise<Delivery[]> {
     return waitFor(`${n} deliveries for ${userId}`, () => {
       const byId = new Map<string, Delivery>();
-      for (const d of capture.deliveries) if (d.event.data.id === userId) byId.set(d.headers['svix-id']!, d);
-      const list = [...byId.values()].sort((a, b) => a.event.sequence - b.event.sequence);
+      for (const d of capture.deliveries) if (eventOf(d).data.id === userId) byId.set(d.headers['svix-id']!, d);
+      const list = [...byId.values()].sort((a, b) => eventOf(a).sequence - eventOf(b).sequence);
       return list.length >= n ? list.slice(0, n) : undefined;
     });
   }
@@ -154,7 +118,7 @@ describe.each(dialects())('createUserSync with a %s app database', (kind: Dialec
   async function outcomes(sync: UserSync, ds: Delivery[]): Promise<(SyncOutcome | undefined)[]> {
     const out: (SyncOutcome | undefined)[] = [];
     for (const d of ds) {
-      const r = await sync.handleWebhook(d.body, d.headers);
+      const r = await sync.handleWebhook(d.raw, d.headers);
       expect(r.status).toBe(200);
       expect(r.body).toEqual({ success: true });
       out.push(r.outcome);
@@ -178,7 +142,7 @@ describe.each(dialects())('createUserSync with a %s app database', (kind: Dialec
     await client.users.update(a.id, { first_name: 'A2' });
     const latest = await client.users.update(a.id, { first_name: 'A3' });
     const [created, second, third] = await delivered(a.id, 3);
-    expect([created, second, third].map((d) => d!.event.type)).toEqual(['user.created', 'user.updated', 'user.updated']);
+    expect([created, second, third].map((d) => eventOf(d!).type)).toEqual(['user.created', 'user.updated', 'user.updated']);
     expect(await outcomes(manual, [third!, created!, second!])).toEqual(['applied', 'stale', 'stale']);
     expect(await store.row(a.id)).toMatchObject({ first_name: 'A3', email: 'order-a@example.com', version: latest.updated_at });
 
@@ -195,9 +159,9 @@ describe.each(dialects())('createUserSync with a %s app database', (kind: Dialec
     await client.users.update(u.id, { first_name: 'Still here' });
     await client.users.delete(u.id);
     const [created, updated, deleted] = await delivered(u.id, 3);
-    expect(deleted!.event.type).toBe('user.deleted');
-    const deletedVersion = (deleted!.event.data as { updated_at: number }).updated_at;
-    expect(deletedVersion).toBeGreaterThan((updated!.event.data as User).updated_at);
+    expect(eventOf(deleted!).type).toBe('user.deleted');
+    const deletedVersion = (eventOf(deleted!).data as { updated_at: number }).updated_at;
+    expect(deletedVersion).toBeGreaterThan((eventOf(updated!).data as User).updated_at);
     expect(await outcomes(manual, [created!, deleted!, updated!, deleted!])).toEqual(['applied', 'applied', 'stale', 'duplicate']);
     expect(await store.row(u.id)).toMatchObject({ first_name: 'Gone', version: deletedVersion, deleted_at: deletedVersion });
 
@@ -206,7 +170,7 @@ describe.each(dialects())('createUserSync with a %s app database', (kind: Dialec
     await client.users.delete(v.id);
     const [vCreated, vDeleted] = await delivered(v.id, 2);
     expect(await outcomes(manual, [vDeleted!, vCreated!])).toEqual(['applied', 'stale']);
-    const vDeletedVersion = (vDeleted!.event.data as { updated_at: number }).updated_at;
+    const vDeletedVersion = (eventOf(vDeleted!).data as { updated_at: number }).updated_at;
     expect(await store.row(v.id)).toMatchObject({ email: null, first_name: null, version: vDeletedVersion, deleted_at: vDeletedVersion });
   });
 
@@ -364,17 +328,17 @@ describe.each(dialects())('createUserSync with a %s app database', (kind: Dialec
     const noSecret = createUserSync({ client, webhookSecret: undefined, store });
     expect(await noSecret.handleRequest(asRequest(d!))).toMatchObject({ status: 500, body: { error: 'Missing webhook secret' } });
     expect((await noSecret.handleRequest(asRequest(d!))).body).toEqual({ error: 'Missing webhook secret' });
-    expect((await createUserSync({ client, webhookSecret: '', store }).handleWebhook(d!.body, d!.headers)).status).toBe(500);
+    expect((await createUserSync({ client, webhookSecret: '', store }).handleWebhook(d!.raw, d!.headers)).status).toBe(500);
 
     for (const name of ['svix-id', 'svix-timestamp', 'svix-signature']) {
       const headers = strip(d!.headers, name, name.replace('svix-', 'webhook-'));
-      const r = await manual.handleRequest(asRequest({ body: d!.body, headers }));
+      const r = await manual.handleRequest(asRequest({ body: d!.raw, headers }));
       expect(r, name).toMatchObject({ status: 400, body: { error: 'Missing svix headers' }, reason: 'missing_headers' });
     }
-    expect((await manual.handleRequest(asRequest({ body: d!.body, headers: strip(d!.headers, ...svixHeaders) }))).body)
+    expect((await manual.handleRequest(asRequest({ body: d!.raw, headers: strip(d!.headers, ...svixHeaders) }))).body)
       .toEqual({ error: 'Missing svix headers' });
 
-    const tampered = d!.body.toString('utf8').replace('refused@example.com', 'refuzed@example.com');
+    const tampered = d!.body.replace('refused@example.com', 'refuzed@example.com');
     expect(await manual.handleRequest(asRequest({ body: tampered, headers: d!.headers })))
       .toMatchObject({ status: 400, body: { error: 'Invalid webhook signature' }, reason: 'invalid_signature' });
     const otherSecret = (await client.webhookEndpoints.create({ url: capture.url, enabled: false })).secret;
@@ -387,7 +351,7 @@ describe.each(dialects())('createUserSync with a %s app database', (kind: Dialec
 
     const ok = await manual.handleRequest(asRequest(d!));
     expect(ok).toMatchObject({ status: 200, body: { success: true }, outcome: 'applied' });
-    expect(ok.event).toEqual(d!.event);
+    expect(ok.event).toEqual(eventOf(d!));
     expect(await store.row(u.id)).toMatchObject({ email: 'refused@example.com', version: u.updated_at });
   });
 
@@ -406,7 +370,7 @@ describe.each(dialects())('createUserSync with a %s app database', (kind: Dialec
       },
     };
     const sync = createUserSync({ client, webhookSecret: captureSecret, store: flaky, writeBackDbId: false });
-    await expect(sync.handleWebhook(d!.body, d!.headers)).rejects.toThrow('database is down');
+    await expect(sync.handleWebhook(d!.raw, d!.headers)).rejects.toThrow('database is down');
     expect(await store.row(u.id)).toBeUndefined();
     expect(await outcomes(sync, [d!, d!])).toEqual(['applied', 'duplicate']);
     expect(await store.row(u.id)).toMatchObject({ email: 'flaky@example.com', version: u.updated_at });

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { Webhook as SvixWebhook } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects, startServer, type DialectName, type TestServer } from '../../server/test/support/server.js';
 import { waitFor } from '../../server/test/support/wait.js';
+import { startReceiver, type Delivery } from '../../server/test/support/webhook-receiver.js';
 import {
   createLatchkeyClient, verifyWebhook, verifyWebhookRequest, WebhookVerificationError, type LatchkeyClient, type LatchkeyEvent,
   type WebhookVerificationErrorReason,
@@ -16,31 +15,6 @@ import {
  * the real svix and standardwebhooks packages: all three agree on what is
  * genuine, and every refusal names its reason.
  */
-
-interface Delivery {
-  body: Buffer;
-  headers: Record<string, string>;
-}
-
-async function startReceiver(): Promise<{ url: string; deliveries: Delivery[]; close(): Promise<void> }> {
-  const deliveries: Delivery[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
-      deliveries.push({ body: Buffer.concat(chunks), headers });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks`,
-    deliveries,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
 
 /** The reason verifyWebhook refuses with; fails the test if it accepts. */
 function reason(fn: () => unknown): WebhookVerificationErrorReason {
@@ -73,7 +47,7 @@ function tamper(body: Buffer): Buffer {
 const without = (headers: Record<string, string>, ...names: string[]) =>
   Object.fromEntries(Object.entries(headers).filter(([k]) => !names.includes(k)));
 
-const envelope = (d: Delivery) => JSON.parse(d.body.toString('utf8')) as LatchkeyEvent;
+const envelope = (d: Delivery) => JSON.parse(d.body) as LatchkeyEvent;
 
 describe.each(dialects())('verifyWebhook on real Latchkey deliveries (%s)', (dialect: DialectName) => {
   let server: TestServer;
@@ -84,7 +58,7 @@ describe.each(dialects())('verifyWebhook on real Latchkey deliveries (%s)', (dia
   let batch: Delivery[];
 
   beforeAll(async () => {
-    receiver = await startReceiver();
+    receiver = await startReceiver(undefined, '/webhooks');
     server = await startServer(dialect, { webhookPollMs: 50 });
     client = createLatchkeyClient({ secretKey: server.secretKey, apiUrl: server.url });
     const ep = await client.webhookEndpoints.create({ url: receiver.url });
@@ -111,15 +85,15 @@ describe.each(dialects())('verifyWebhook on real Latchkey deliveries (%s)', (dia
     for (const t of ['user.created', 'user.updated', 'session.created', 'session.revoked', 'user.deleted']) expect(types).toContain(t);
     for (const d of batch) {
       const sent = envelope(d);
+      expect(verifyWebhook({ secret, payload: d.raw, headers: d.headers })).toEqual(sent);
+      expect(verifyWebhook({ secret, payload: new Uint8Array(d.raw), headers: d.headers })).toEqual(sent);
       expect(verifyWebhook({ secret, payload: d.body, headers: d.headers })).toEqual(sent);
-      expect(verifyWebhook({ secret, payload: new Uint8Array(d.body), headers: d.headers })).toEqual(sent);
-      expect(verifyWebhook({ secret, payload: d.body.toString('utf8'), headers: d.headers })).toEqual(sent);
       // express.json() ran first: Latchkey's compact JSON survives re-serialising.
-      expect(verifyWebhook({ secret, payload: JSON.parse(d.body.toString('utf8')) as object, headers: d.headers })).toEqual(sent);
+      expect(verifyWebhook({ secret, payload: JSON.parse(d.body) as object, headers: d.headers })).toEqual(sent);
       // Headers in any case, or a fetch Headers.
       const upper = Object.fromEntries(Object.entries(d.headers).map(([k, v]) => [k.toUpperCase(), v]));
-      expect(verifyWebhook({ secret, payload: d.body, headers: upper })).toEqual(sent);
-      expect(verifyWebhook({ secret, payload: d.body, headers: new Headers(d.headers) })).toEqual(sent);
+      expect(verifyWebhook({ secret, payload: d.raw, headers: upper })).toEqual(sent);
+      expect(verifyWebhook({ secret, payload: d.raw, headers: new Headers(d.headers) })).toEqual(sent);
     }
     const updated = batch.map(envelope).find((e) => e.type === 'user.updated')!;
     expect(updated.type === 'user.updated' && updated.data.first_name).toBe('Zoé 🎉');
@@ -129,18 +103,18 @@ describe.each(dialects())('verifyWebhook on real Latchkey deliveries (%s)', (dia
     for (const d of batch) {
       const svixOnly = without(d.headers, 'webhook-id', 'webhook-timestamp', 'webhook-signature');
       const standardOnly = without(d.headers, 'svix-id', 'svix-timestamp', 'svix-signature');
-      expect(verifyWebhook({ secret, payload: d.body, headers: svixOnly })).toEqual(envelope(d));
-      expect(verifyWebhook({ secret, payload: d.body, headers: standardOnly })).toEqual(envelope(d));
+      expect(verifyWebhook({ secret, payload: d.raw, headers: svixOnly })).toEqual(envelope(d));
+      expect(verifyWebhook({ secret, payload: d.raw, headers: standardOnly })).toEqual(envelope(d));
     }
   });
 
   it('verifyWebhookRequest reads a fetch Request', async () => {
     for (const d of batch) {
-      const req = new Request('http://127.0.0.1/api/webhooks', { method: 'POST', headers: d.headers, body: d.body });
+      const req = new Request('http://127.0.0.1/api/webhooks', { method: 'POST', headers: d.headers, body: d.raw });
       expect(await verifyWebhookRequest(req, secret)).toEqual(envelope(d));
     }
     const d = batch[0]!;
-    const req = () => new Request('http://127.0.0.1/api/webhooks', { method: 'POST', headers: d.headers, body: tamper(d.body) });
+    const req = () => new Request('http://127.0.0.1/api/webhooks', { method: 'POST', headers: d.headers, body: tamper(d.raw) });
     expect(await reasonAsync(verifyWebhookRequest(req(), secret))).toBe('invalid_signature');
     expect(await reasonAsync(verifyWebhookRequest(req(), undefined))).toBe('missing_secret');
   });
@@ -149,36 +123,36 @@ describe.each(dialects())('verifyWebhook on real Latchkey deliveries (%s)', (dia
     const otherSecret = `whsec_${randomBytes(24).toString('base64')}`;
     for (const d of batch) {
       const ts = Number(d.headers['svix-timestamp']) * 1000;
-      expect(reason(() => verifyWebhook({ secret, payload: tamper(d.body), headers: d.headers }))).toBe('invalid_signature');
-      expect(reason(() => verifyWebhook({ secret: otherSecret, payload: d.body, headers: d.headers }))).toBe('invalid_signature');
+      expect(reason(() => verifyWebhook({ secret, payload: tamper(d.raw), headers: d.headers }))).toBe('invalid_signature');
+      expect(reason(() => verifyWebhook({ secret: otherSecret, payload: d.raw, headers: d.headers }))).toBe('invalid_signature');
       // The body of one delivery under another's headers.
       const other = batch.find((x) => x !== d)!;
-      expect(reason(() => verifyWebhook({ secret, payload: other.body, headers: d.headers }))).toBe('invalid_signature');
+      expect(reason(() => verifyWebhook({ secret, payload: other.raw, headers: d.headers }))).toBe('invalid_signature');
       for (const name of ['id', 'timestamp', 'signature']) {
         const headers = without(d.headers, `svix-${name}`, `webhook-${name}`);
-        expect(reason(() => verifyWebhook({ secret, payload: d.body, headers })), name).toBe('missing_headers');
+        expect(reason(() => verifyWebhook({ secret, payload: d.raw, headers })), name).toBe('missing_headers');
       }
-      expect(reason(() => verifyWebhook({ secret, payload: d.body, headers: {} }))).toBe('missing_headers');
+      expect(reason(() => verifyWebhook({ secret, payload: d.raw, headers: {} }))).toBe('missing_headers');
       // Ten minutes on (or back), the same genuine delivery is refused for its timestamp alone.
-      expect(reason(() => verifyWebhook({ secret, payload: d.body, headers: d.headers, now: () => ts + 10 * 60_000 }))).toBe('timestamp');
-      expect(reason(() => verifyWebhook({ secret, payload: d.body, headers: d.headers, now: () => ts - 10 * 60_000 }))).toBe('timestamp');
+      expect(reason(() => verifyWebhook({ secret, payload: d.raw, headers: d.headers, now: () => ts + 10 * 60_000 }))).toBe('timestamp');
+      expect(reason(() => verifyWebhook({ secret, payload: d.raw, headers: d.headers, now: () => ts - 10 * 60_000 }))).toBe('timestamp');
       // Within the 5 minutes it passes; a tolerance of its own narrows it.
-      expect(verifyWebhook({ secret, payload: d.body, headers: d.headers, now: () => ts + 4 * 60_000 })).toEqual(envelope(d));
-      expect(reason(() => verifyWebhook({ secret, payload: d.body, headers: d.headers, now: () => ts + 60_000, toleranceInSeconds: 30 })))
+      expect(verifyWebhook({ secret, payload: d.raw, headers: d.headers, now: () => ts + 4 * 60_000 })).toEqual(envelope(d));
+      expect(reason(() => verifyWebhook({ secret, payload: d.raw, headers: d.headers, now: () => ts + 60_000, toleranceInSeconds: 30 })))
         .toBe('timestamp');
-      expect(reason(() => verifyWebhook({ secret: undefined, payload: d.body, headers: d.headers }))).toBe('missing_secret');
-      expect(reason(() => verifyWebhook({ secret: '', payload: d.body, headers: d.headers }))).toBe('missing_secret');
-      expect(reason(() => verifyWebhook({ secret: 'whsec_', payload: d.body, headers: d.headers }))).toBe('missing_secret');
+      expect(reason(() => verifyWebhook({ secret: undefined, payload: d.raw, headers: d.headers }))).toBe('missing_secret');
+      expect(reason(() => verifyWebhook({ secret: '', payload: d.raw, headers: d.headers }))).toBe('missing_secret');
+      expect(reason(() => verifyWebhook({ secret: 'whsec_', payload: d.raw, headers: d.headers }))).toBe('missing_secret');
     }
     const d = batch[0]!;
     // A timestamp that is not a number of seconds.
-    expect(reason(() => verifyWebhook({ secret, payload: d.body, headers: { ...d.headers, 'svix-timestamp': 'soon', 'webhook-timestamp': 'soon' } })))
+    expect(reason(() => verifyWebhook({ secret, payload: d.raw, headers: { ...d.headers, 'svix-timestamp': 'soon', 'webhook-timestamp': 'soon' } })))
       .toBe('timestamp');
     // A signature header without a v1 entry, or with a v1 entry of the wrong length.
     const sig = d.headers['svix-signature']!;
     for (const bad of ['v2,' + sig.slice(3), 'v1,' + sig.slice(3, 20), 'garbage', ' ']) {
       const headers = { ...d.headers, 'svix-signature': bad, 'webhook-signature': bad };
-      expect(reason(() => verifyWebhook({ secret, payload: d.body, headers })), bad).toBe('invalid_signature');
+      expect(reason(() => verifyWebhook({ secret, payload: d.raw, headers })), bad).toBe('invalid_signature');
     }
   });
 
@@ -188,15 +162,15 @@ describe.each(dialects())('verifyWebhook on real Latchkey deliveries (%s)', (dia
     const d = await waitFor('the post-rotation delivery', () =>
       receiver.deliveries.find((x) => { const e = envelope(x); return e.type === 'user.created' && e.data.id === u.id; }));
     expect(d.headers['svix-signature']!.split(' ')).toHaveLength(2);
-    expect(verifyWebhook({ secret, payload: d.body, headers: d.headers })).toEqual(envelope(d));
-    expect(verifyWebhook({ secret: rotated.secret, payload: d.body, headers: d.headers })).toEqual(envelope(d));
-    expect(reason(() => verifyWebhook({ secret: rotated.secret, payload: tamper(d.body), headers: d.headers }))).toBe('invalid_signature');
+    expect(verifyWebhook({ secret, payload: d.raw, headers: d.headers })).toEqual(envelope(d));
+    expect(verifyWebhook({ secret: rotated.secret, payload: d.raw, headers: d.headers })).toEqual(envelope(d));
+    expect(reason(() => verifyWebhook({ secret: rotated.secret, payload: tamper(d.raw), headers: d.headers }))).toBe('invalid_signature');
     // The new secret did not sign what went out before the rotation.
-    expect(reason(() => verifyWebhook({ secret: rotated.secret, payload: batch[0]!.body, headers: batch[0]!.headers }))).toBe('invalid_signature');
+    expect(reason(() => verifyWebhook({ secret: rotated.secret, payload: batch[0]!.raw, headers: batch[0]!.headers }))).toBe('invalid_signature');
     // Each library agrees.
     for (const s of [secret, rotated.secret]) {
-      expect(new SvixWebhook(s).verify(d.body.toString('utf8'), d.headers)).toEqual(envelope(d));
-      expect(new StandardWebhook(s).verify(d.body.toString('utf8'), d.headers)).toEqual(envelope(d));
+      expect(new SvixWebhook(s).verify(d.body, d.headers)).toEqual(envelope(d));
+      expect(new StandardWebhook(s).verify(d.body, d.headers)).toEqual(envelope(d));
     }
   });
 });

@@ -1,9 +1,8 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { convexTest } from 'convex-test';
 import { expect } from 'vitest';
 import { startServer, type TestServer } from '../../server/test/support/server.js';
 import { waitFor } from '../../server/test/support/wait.js';
+import { signatureHeaders, startReceiver, type Delivery, type Receiver } from '../../server/test/support/webhook-receiver.js';
 import { checkConvexToken, type ConvexIdentity } from '../src/testing/index.js';
 import schema from './convex/schema.js';
 import { modules } from './convex/test.setup.js';
@@ -19,38 +18,7 @@ export { waitFor };
 
 export const newConvex = () => convexTest(schema, modules);
 
-export interface Delivery {
-  body: string;
-  headers: Record<string, string>;
-}
-
-export interface Receiver {
-  url: string;
-  deliveries: Delivery[];
-  close(): Promise<void>;
-}
-
-/** A webhook endpoint's receiving end: records the raw body and headers, answers 204. */
-export async function startReceiver(): Promise<Receiver> {
-  const deliveries: Delivery[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-      deliveries.push({ body: Buffer.concat(chunks).toString('utf8'), headers });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/latchkey-webhook`,
-    deliveries,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
+export { startReceiver, type Delivery, type Receiver };
 
 export interface Envelope {
   id: string;
@@ -63,9 +31,10 @@ export const envelopeOf = (d: Delivery) => JSON.parse(d.body) as Envelope;
 
 /** The delivery as a fetch init for t.fetch: Latchkey's body and signature headers, untouched. */
 export function asRequest(d: Delivery, overrides: { body?: string; headers?: Record<string, string | undefined> } = {}): RequestInit {
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...d.headers, ...overrides.headers })) {
-    if (v !== undefined && /^(svix-|webhook-|content-type$)/.test(k)) headers[k] = v;
+  const headers: Record<string, string> = { ...signatureHeaders(d) };
+  for (const [k, v] of Object.entries(overrides.headers ?? {})) {
+    if (v === undefined) delete headers[k];
+    else if (/^(svix-|webhook-|content-type$)/.test(k)) headers[k] = v;
   }
   return { method: 'POST', headers, body: overrides.body ?? d.body };
 }

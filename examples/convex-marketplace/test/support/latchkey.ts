@@ -1,10 +1,9 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { checkConvexToken } from '@latchkey/convex/testing';
 import type { UserIdentity } from 'convex/server';
 import { expect, vi } from 'vitest';
 import { startServer, type TestServer } from '../../../../packages/server/test/support/server.js';
 import { waitFor } from '../../../../packages/server/test/support/wait.js';
+import { startReceiver, type Delivery } from '../../../../packages/server/test/support/webhook-receiver.js';
 
 /**
  * A real Latchkey for the marketplace's tests: the marketplace roles
@@ -15,10 +14,7 @@ import { waitFor } from '../../../../packages/server/test/support/wait.js';
  * the tests hand to t.withIdentity.
  */
 
-export interface Delivery {
-  body: string;
-  headers: Record<string, string>;
-}
+export type { Delivery };
 
 export interface Envelope {
   id: string;
@@ -50,27 +46,6 @@ export interface Latchkey {
   /** A new session's "convex" template token, verified as Convex would; returns the token and the identity Convex builds. */
   convexToken(userId: string): Promise<{ token: string; identity: UserIdentity; payload: Record<string, unknown> }>;
   close(): Promise<void>;
-}
-
-async function startReceiver(): Promise<{ url: string; deliveries: Delivery[]; close(): Promise<void> }> {
-  const deliveries: Delivery[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-      deliveries.push({ body: Buffer.concat(chunks).toString('utf8'), headers });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/latchkey-webhook`,
-    deliveries,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
 }
 
 /** The app's convex/auth.config.ts, read with the deployment's environment (LATCHKEY_ISSUER). */
