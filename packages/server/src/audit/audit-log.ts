@@ -70,9 +70,6 @@ export async function recordAudit(db: Db, now: number, e: AuditEntry): Promise<v
     .expression(sql`select ${sql.join(Object.values(row))} from (select pg_current_xact_id()) as xid`).execute();
 }
 
-/** The actor of a change to a user made by that user (sign-in, sign-out, own profile). */
-export const userActor = (id: string): Actor => ({ type: 'user', id });
-
 export type StoredAuditLog = Omit<AuditLogTable, 'sequence'> & { sequence: number };
 
 export interface AuditQuery {

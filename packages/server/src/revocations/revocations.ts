@@ -8,7 +8,7 @@ import type { Db } from '../storage/database.js';
  * feed from its cursor every few seconds. Tokens live at most 7 days
  * (expires_in_seconds' bound), so older revocations no longer matter.
  */
-export const REVOCATION_WINDOW_MS = 7 * 24 * 3_600_000;
+const REVOCATION_WINDOW_MS = 7 * 24 * 3_600_000;
 
 export interface Revocations {
   object: 'revocations';

@@ -17,7 +17,7 @@ const KNOWN = new Set([...USER_FIELDS.map((f) => `user.${f}`), ...SESSION_FIELDS
 const SHORTCODE = /\{\{(.*?)\}\}/g;
 const PATH = /^[a-zA-Z0-9_]+(\.[a-zA-Z0-9_]+)*$/;
 
-export const isKnownShortcode = (path: string): boolean =>
+const isKnownShortcode = (path: string): boolean =>
   KNOWN.has(path) || OPEN_DOCUMENTS.some((p) => path.startsWith(p) && path.length > p.length);
 
 export interface ShortcodeIssue {

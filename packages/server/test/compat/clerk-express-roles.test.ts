@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects, startServer, type TestServer } from '../support/server.js';
+import { startApp, type App } from '../support/fixture-app.js';
 
 /**
  * Role-gated Express 5 app on the real @clerk/express against Latchkey: the
@@ -18,46 +18,6 @@ const STORE_OWNER_PERMISSIONS = ['store:manage', 'product:manage', 'order:manage
 const ADMIN_PERMISSIONS = ['platform:manage', 'store:approve', 'analytics:read', 'store:manage', 'product:manage', 'order:manage',
   'user:manage', 'profile:manage'];
 const CUSTOMER_PERMISSIONS = ['order:create', 'cart:manage', 'profile:manage'];
-
-interface App {
-  url: string;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-async function startApp(env: Record<string, string>): Promise<App> {
-  const base: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith('CLERK_') && !k.startsWith('LATCHKEY_') && k !== 'PORT') base[k] = v;
-  }
-  const child = spawn(process.execPath, [FIXTURE], {
-    env: { ...base, PORT: '0', CLERK_TELEMETRY_DISABLED: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`the Express app exited (${code}) before listening:\n${out}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    output: () => out,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
 
 interface WhoAmI {
   userId?: string;
@@ -120,7 +80,7 @@ describe.each(dialects())('@clerk/express app gating on roles from the marketpla
     const session = await server.api('/v1/sessions', { method: 'POST', json: { user_id: userId } });
     expect(session.status).toBe(200);
     sessionId = (await session.json()).id;
-    app = await startApp(clerkEnv());
+    app = await startApp(FIXTURE, clerkEnv());
     apps.push(app);
   });
   afterAll(async () => {
@@ -190,7 +150,7 @@ describe.each(dialects())('@clerk/express app gating on roles from the marketpla
   it('with CLERK_JWT_KEY (networkless verification) the app reads the same role claims', async () => {
     const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as { keys: JsonWebKey[] };
     const pem = createPublicKey({ key: jwks.keys[0]!, format: 'jwk' }).export({ format: 'pem', type: 'spki' }).toString();
-    const networkless = await startApp({ ...clerkEnv(), CLERK_JWT_KEY: pem });
+    const networkless = await startApp(FIXTURE, { ...clerkEnv(), CLERK_JWT_KEY: pem });
     apps.push(networkless);
     const res = await get(networkless, '/whoami', await mint());
     expect(res.status, networkless.output()).toBe(200);

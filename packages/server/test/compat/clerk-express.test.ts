@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { dialects, startServer, type TestServer } from '../support/server.js';
+import { startApp, type App } from '../support/fixture-app.js';
 
 /**
  * A real Express 5 app using @clerk/express (clerkMiddleware + getAuth), run as a
@@ -12,47 +12,6 @@ import { dialects, startServer, type TestServer } from '../support/server.js';
  */
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/clerk-express-app.mjs', import.meta.url));
-
-interface App {
-  url: string;
-  /** What the app printed so far (for failure messages). */
-  output(): string;
-  stop(): Promise<void>;
-}
-
-async function startApp(env: Record<string, string>): Promise<App> {
-  const base: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith('CLERK_') && !k.startsWith('LATCHKEY_') && k !== 'PORT') base[k] = v;
-  }
-  const child = spawn(process.execPath, [FIXTURE], {
-    env: { ...base, PORT: '0', CLERK_TELEMETRY_DISABLED: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`the Express app exited (${code}) before listening:\n${out}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    output: () => out,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
 
 interface Me {
   userId: string;
@@ -113,7 +72,7 @@ describe.each(dialects())('@clerk/express app against Latchkey (%s)', (dialect) 
     expect(user.status).toBe(200);
     userId = ((await user.json()) as { id: string }).id;
     sessionId = ((await (await server.api('/v1/sessions', { method: 'POST', json: { user_id: userId } })).json()) as { id: string }).id;
-    app = await startApp(clerkEnv());
+    app = await startApp(FIXTURE, clerkEnv());
     apps.push(app);
   });
   afterAll(async () => {
@@ -166,7 +125,7 @@ describe.each(dialects())('@clerk/express app against Latchkey (%s)', (dialect) 
   it('with CLERK_JWT_KEY verifies networklessly: same answers, no JWKS request to Latchkey', async () => {
     const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as { keys: JsonWebKey[] };
     const pem = createPublicKey({ key: jwks.keys[0]!, format: 'jwk' }).export({ format: 'pem', type: 'spki' }).toString();
-    const networkless = await startApp({ ...clerkEnv(), CLERK_JWT_KEY: pem });
+    const networkless = await startApp(FIXTURE, { ...clerkEnv(), CLERK_JWT_KEY: pem });
     apps.push(networkless);
     jwksSpy.mockClear();
 

@@ -1,4 +1,4 @@
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Services } from '../../services.js';
 import {
@@ -11,7 +11,6 @@ import {
 import { recordAudit } from '../../audit/audit-log.js';
 import { eventJson } from '../../events/feed.js';
 import { jsonBody, queryParams } from '../body.js';
-import { requestOrigin } from '../request-origin.js';
 
 const messagesQuery = z.strictObject({
   status: z.enum(['pending', 'succeeded', 'failed']).optional(),
@@ -23,11 +22,8 @@ const sinceBody = z.strictObject({
   since: z.number().int().min(0),
 });
 
-/** The Backend API caller, for the audit log. */
-function apiActor(c: Context): Actor {
-  const { clientIp, userAgent } = requestOrigin(c);
-  return { type: 'secret_key', ip: clientIp || null, userAgent: userAgent || null };
-}
+/** The Backend API caller, for the audit log: the key's id, address and user agent come from the request (events/origin.ts). */
+const API: Actor = { type: 'secret_key' };
 
 /** Backend API: /v1/webhook_endpoints and their messages. */
 export function webhookEndpointRoutes(s: Services) {
@@ -40,25 +36,25 @@ export function webhookEndpointRoutes(s: Services) {
     return c.json({ object: 'list', data, total_count: data.length });
   });
   app.post('/', async (c) => {
-    const { endpoint, secret } = await createEndpoint(deps, await jsonBody(c, createEndpointSchema), apiActor(c));
+    const { endpoint, secret } = await createEndpoint(deps, await jsonBody(c, createEndpointSchema), API);
     return c.json(json(endpoint, secret));
   });
   app.get('/:id', async (c) => c.json(json(await getEndpoint(s.db, c.req.param('id')))));
   app.patch('/:id', async (c) =>
-    c.json(json(await updateEndpoint(deps, c.req.param('id'), await jsonBody(c, updateEndpointSchema), apiActor(c)))));
+    c.json(json(await updateEndpoint(deps, c.req.param('id'), await jsonBody(c, updateEndpointSchema), API))));
   app.delete('/:id', async (c) => {
-    await deleteEndpoint(deps, c.req.param('id'), apiActor(c));
+    await deleteEndpoint(deps, c.req.param('id'), API);
     return c.json({ object: 'webhook_endpoint', id: c.req.param('id'), deleted: true });
   });
   app.get('/:id/secret', async (c) => {
     const e = await getEndpoint(s.db, c.req.param('id'));
     // Who has seen a secret matters when one leaks.
-    await recordAudit(s.db, s.clock.now(), { type: 'webhook_endpoint.secret_viewed', actor: apiActor(c),
+    await recordAudit(s.db, s.clock.now(), { type: 'webhook_endpoint.secret_viewed', actor: API,
       target: { type: 'webhook_endpoint', id: e.id } });
     return c.json({ object: 'webhook_endpoint_secret', endpoint_id: e.id, secret: currentSecret(e, s.config.encryptionKey) });
   });
   app.post('/:id/rotate_secret', async (c) => {
-    const { endpoint, secret } = await rotateSecret(deps, c.req.param('id'), apiActor(c));
+    const { endpoint, secret } = await rotateSecret(deps, c.req.param('id'), API);
     return c.json(json(endpoint, secret));
   });
   app.get('/:id/messages', async (c) => {
@@ -69,12 +65,12 @@ export function webhookEndpointRoutes(s: Services) {
   });
   app.post('/:id/replay_failed', async (c) => {
     const { since } = await jsonBody(c, sinceBody);
-    const replayed = await replayFailed(s.db, s.clock, c.req.param('id'), since, apiActor(c));
+    const replayed = await replayFailed(s.db, s.clock, c.req.param('id'), since, API);
     return c.json({ object: 'webhook_replay', endpoint_id: c.req.param('id'), since, replayed });
   });
   app.post('/:id/recover', async (c) => {
     const { since } = await jsonBody(c, sinceBody);
-    const queued = await recoverMissing(s.db, s.clock, c.req.param('id'), since, apiActor(c));
+    const queued = await recoverMissing(s.db, s.clock, c.req.param('id'), since, API);
     return c.json({ object: 'webhook_recovery', endpoint_id: c.req.param('id'), since, queued });
   });
   return app;
@@ -91,6 +87,6 @@ export function webhookMessageRoutes(s: Services) {
       attempt_list: attempts.map(attemptJson),
     });
   });
-  app.post('/:id/replay', async (c) => c.json(messageJson(await replayMessage(s.db, s.clock, c.req.param('id'), apiActor(c)))));
+  app.post('/:id/replay', async (c) => c.json(messageJson(await replayMessage(s.db, s.clock, c.req.param('id'), API))));
   return app;
 }
