@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ROOT, api, startServer, threadCpu, cpuDelta } from '../tokens/lib/server.mjs';
-import { argon2Fixture, argon2Window, signLatencyBesideArgon } from './lib/argon2.mjs';
+import { ROOT, api, startServer, threadCpu } from '../tokens/lib/server.mjs';
+import { argon2Fixture, argon2Window } from './lib/argon2.mjs';
 import { cannonRun, pct } from './lib/cannon.mjs';
 
 const args = new Set(process.argv.slice(2));
@@ -18,6 +18,7 @@ const QUICK = args.has('--quick');
 const WRITE = !args.has('--no-write') && !QUICK;
 const DURATION = QUICK ? 3 : 10;
 const IDLE_DURATION = QUICK ? 2 : 5;
+const WARMUP_DURATION = QUICK ? 1 : 3;
 const ARGON_MS = QUICK ? 700 : 2000;
 const USERS = 50;
 const CONNS = [4, 16];
@@ -82,7 +83,7 @@ for (const c of CONNS) {
 await argonRound('between');
 
 // ---------- (3) token endpoint p99, idle vs during a sign-in storm ----------
-log('(3) token endpoint: Backend API POST /v1/sessions/{sid}/tokens, sid from one sign-in, c=1; idle, then beside a sign-in storm (c=16)');
+log('(3) token endpoint: Backend API POST /v1/sessions/{sid}/tokens, sid from one sign-in, c=1; warm-up, idle, then beside a sign-in storm (c=16)');
 let storm;
 {
   const { server, bodies } = await latchkeyWithUsers();
@@ -92,21 +93,35 @@ let storm;
     const sid = sj?.response?.created_session_id;
     if (!res.ok || !sid) throw new Error(`sign-in for the token session failed: ${res.status} ${JSON.stringify(sj)}`);
     const tokenOpts = { url: server.base, path: `/v1/sessions/${sid}/tokens`, headers: { 'content-type': 'application/json', authorization: `Bearer ${server.secretKey}` }, connections: 1 };
+    // Warm-up: both paths compiled by the JIT before the idle baseline, or the baseline's p99 is the compiler's.
+    await cannonRun({ ...tokenOpts, duration: WARMUP_DURATION });
+    await signInRun(server, bodies, 4, WARMUP_DURATION);
     const idle = await cannonRun({ ...tokenOpts, duration: IDLE_DURATION });
+    const before = threadCpu(server.pid);
     const [signIns, tokens] = await Promise.all([signInRun(server, bodies, 16), cannonRun({ ...tokenOpts, duration: DURATION, pid: server.pid })]);
+    const threads = threadGroups(before, threadCpu(server.pid), server.pid, tokens.duration || DURATION);
     // Token latencies while sign-ins were still succeeding (hashing), on one clock.
     const hashEnd = signIns.lastOkAt == null ? null : signIns.t0 + signIns.lastOkAt;
     const during = hashEnd == null ? [] : tokens.samples.filter((s) => tokens.t0 + s[0] <= hashEnd && s[1] < 300).map((s) => s[2]);
-    storm = { sid, idle, signIns, tokens, duringHash: { n: during.length, p99: pct(during, 99), ms: hashEnd == null ? 0 : hashEnd - tokens.t0 } };
+    storm = { sid, idle, signIns, tokens, threads, duringHash: { n: during.length, p99: pct(during, 99), ms: hashEnd == null ? 0 : hashEnd - tokens.t0 } };
     log(`  idle: ${idle.ok} tokens, p99 ${idle.okP99} ms; storm: ${tokens.ok} tokens, p99 ${tokens.okP99} ms; while sign-ins hashed (first ${fmt(storm.duringHash.ms)} ms): ${during.length} tokens, p99 ${storm.duringHash.p99 ?? 'n/a'} ms`);
     log(`  ${describeSignIn('storm sign-ins', signIns)}`);
   } finally { await server.stop(); }
 }
 
-// (3b) in this process: does argon2 share the libuv pool with the callback-form crypto.sign?
-const poolShare = {};
-for (const n of [0, 4, 16]) poolShare[n] = await signLatencyBesideArgon(argonFx, n, QUICK ? 700 : 2000);
-log(`  in-process callback crypto.sign p99: alone ${fmt(poolShare[0].p99, 1)} ms, beside 4 argon2 verifies ${fmt(poolShare[4].p99, 1)} ms, beside 16 ${fmt(poolShare[16].p99, 1)} ms`);
+/** The server's threads during the storm, grouped: the event loop, threads at a raised nice value (the hashers), the rest. */
+function threadGroups(before, after, pid, seconds) {
+  if (!before || !after) return null;
+  const groups = new Map();
+  for (const [tid, a] of after) {
+    const key = String(tid) === String(pid) ? 'event loop' : a.nice > 0 ? 'password hashers' : 'other threads (libuv pool: token signing; V8 helpers)';
+    const g = groups.get(key) ?? { threads: 0, cores: 0, nice: a.nice };
+    g.threads++;
+    g.cores += (a.sec - (before.get(tid)?.sec ?? 0)) / seconds;
+    groups.set(key, g);
+  }
+  return groups;
+}
 
 // ---------- (4) Better Auth email sign-in, own process, own SQLite ----------
 log(`(4) Better Auth POST /api/auth/sign-in/email, ${USERS} users, ${DURATION} s per run`);
@@ -166,7 +181,7 @@ process.exit(0);
 function render() {
   const o = [];
   const p = ARGON2_PARAMS;
-  const lkHasher = `argon2id m=${p.memoryCost} KiB, t=${p.timeCost}, p=${p.parallelism} (@node-rs/argon2, async)`;
+  const lkHasher = `argon2id m=${p.memoryCost} KiB, t=${p.timeCost}, p=${p.parallelism} (@node-rs/argon2)`;
   const baHasher = 'scrypt N=16384, r=16, p=1, dkLen=64 (node:crypto, async; Better Auth default)';
   const sc = (r) => (r.serverCores ? `${r.serverCores.main.toFixed(2)} / ${r.serverCores.other.toFixed(2)}` : 'n/a');
   const blocked = lkRuns.some((r) => r.limited > r.ok);
@@ -186,7 +201,7 @@ function render() {
   o.push('');
   o.push('## 1. The argon2id bound');
   o.push('');
-  o.push(`@node-rs/argon2 \`verify\` with the server's own ARGON2_PARAMS (${lkHasher}), in this process, N calls kept in flight;`);
+  o.push(`@node-rs/argon2 \`verify\` (async, on libuv's pool at normal priority) with the server's own ARGON2_PARAMS (${lkHasher}), in this process, N calls kept in flight;`);
   o.push(`median of ${argonRates[2].length} windows of ${ARGON_MS / 1000} s taken before, between and after the HTTP runs.`);
   o.push('');
   o.push('| in flight | ops/s (median) | windows | ms/op per thread |');
@@ -220,7 +235,8 @@ function render() {
   o.push('');
   const s = storm;
   o.push('Backend API `POST /v1/sessions/{sid}/tokens` (Bearer secret key, body `{}`), one connection, for the session of one Latchkey sign-in;');
-  o.push(`idle for ${IDLE_DURATION} s, then for ${DURATION} s beside a sign-in storm (autocannon c=16 on \`/v1/client/sign_ins\`, same server).`);
+  o.push(`after a warm-up (${WARMUP_DURATION} s of tokens, then ${WARMUP_DURATION} s of sign-ins at c=4, so the JIT has compiled both paths), idle for ${IDLE_DURATION} s,`);
+  o.push(`then for ${DURATION} s beside a sign-in storm (autocannon c=16 on \`/v1/client/sign_ins\`, same server).`);
   o.push('');
   o.push('| phase | tokens (2xx) | req/s | p50 ms | p99 ms | non-2xx |');
   o.push('|---|---:|---:|---:|---:|---:|');
@@ -239,19 +255,14 @@ function render() {
     o.push(`| token p99 while sign-ins hashed ÷ idle (${s.duringHash.n} samples, indicative) | ${h.toFixed(2)}x | ≤ ${TARGETS.tokenStormOverIdle}x | ${s.duringHash.n >= 100 ? verdict(h, TARGETS.tokenStormOverIdle, false) : 'too few samples'} |`);
   }
   o.push('');
-  o.push('### 3b. Why: argon2 and token signing share the libuv thread pool');
+  o.push('### 3b. Why it holds: the hashers run at the lowest CPU priority');
   o.push('');
-  o.push('In this process (no HTTP): callback-form RS256 `crypto.sign` (as the server mints tokens), one call at a time, while N argon2id verifies');
-  o.push('(@node-rs/argon2 async, the server\'s parameters) are kept in flight. @node-rs/argon2\'s async calls are napi async work, which runs on');
-  o.push(`the same libuv pool (UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? 'unset = 4'}) as callback-form node:crypto, so a sign waits behind queued hashes.`);
+  o.push('The server hashes passwords on threads of its own that lower their Linux nice value to 19 (`packages/server/src/passwords/hasher-pool.ts`),');
+  o.push('so the event loop and token signing preempt hashing whenever they have work. The server\'s threads during the storm, from /proc:');
   o.push('');
-  o.push('| argon2 verifies in flight | signs | sign p50 ms | sign p99 ms |');
-  o.push('|---:|---:|---:|---:|');
-  for (const [n, v] of Object.entries(poolShare)) o.push(`| ${n} | ${v.n} | ${fmt(v.p50, 1)} | ${fmt(v.p99, 1)} |`);
-  o.push('');
-  o.push('This table is the unmitigated case: callback-form signing queued behind argon2 in the 4-thread libuv pool. The server now caps');
-  o.push('concurrent password hashes at the core count and, while any hash is in flight, signs tokens synchronously on the event loop (~0.3 ms)');
-  o.push('instead of queueing them in the pool; what remains in section 3 is CPU contention between the event loop and the hashing threads.');
+  o.push('| threads | count | nice | cores used |');
+  o.push('|---|---:|---:|---:|');
+  for (const [k, g] of s.threads ?? []) o.push(`| ${k} | ${g.threads} | ${g.nice} | ${g.cores.toFixed(2)} |`);
   o.push('');
   o.push('## 4. Better Auth email sign-in (peer)');
   o.push('');

@@ -133,7 +133,7 @@ export function threadCpu(pid) {
       const close = stat.lastIndexOf(')');
       const comm = stat.slice(stat.indexOf('(') + 1, close);
       const f = stat.slice(close + 2).split(' ');
-      out.set(tid, { comm, sec: (Number(f[11]) + Number(f[12])) / clkTck });
+      out.set(tid, { comm, sec: (Number(f[11]) + Number(f[12])) / clkTck, nice: Number(f[16]) });
     }
     return out;
   } catch {

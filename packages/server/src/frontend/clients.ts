@@ -15,12 +15,21 @@ export async function findClientByToken(db: Db, token: string): Promise<ClientTa
   return db.selectFrom('clients').selectAll().where('token_hash', '=', hashClientToken(token)).executeTakeFirst();
 }
 
-export async function createClient(db: Db, clock: Clock): Promise<{ client: ClientTable; token: string }> {
-  const now = clock.now();
+/** A new client and its token, not yet stored (a sign-in stores it with its session, see ClientRef). */
+export function newClient(now: number): { client: ClientTable; token: string } {
   const token = randomBytes(32).toString('base64url');
-  const client: ClientTable = {
-    id: newId('client', now), token_hash: hashClientToken(token), last_active_session_id: null, created_at: now, updated_at: now,
-  };
-  await db.insertInto('clients').values(client).execute();
+  const client: ClientTable = { id: newId('client', now), token_hash: hashClientToken(token), last_active_session_id: null, created_at: now, updated_at: now };
   return { client, token };
 }
+
+export async function createClient(db: Db, clock: Clock): Promise<{ client: ClientTable; token: string }> {
+  const created = newClient(clock.now());
+  await db.insertInto('clients').values(created.client).execute();
+  return created;
+}
+
+/**
+ * The client a new session goes to: one that exists, or a new one stored in the
+ * same transaction as the session (so a failed sign-in leaves no client behind).
+ */
+export type ClientRef = { existing: string } | { create: ClientTable };

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { checkPasswordStrength } from '../passwords/strength.js';
 import type { Services } from '../services.js';
 import type { SessionTable } from '../storage/schema.js';
+import type { ClientRef } from './clients.js';
 import { findLiveUser } from '../users/store.js';
 import { updateUser } from '../users/users.js';
 import { primaryEmail } from '../users/user-record.js';
@@ -77,10 +78,10 @@ async function proveCode(s: Services, purpose: Purpose, identifier: string, code
   return found;
 }
 
-export async function signInWithCode(s: Services, clientId: string, identifier: string, code: string): Promise<SessionTable> {
+export async function signInWithCode(s: Services, client: ClientRef, identifier: string, code: string): Promise<SessionTable> {
   requireFactor(s, 'email_code');
   const user = await proveCode(s, 'sign_in', identifier, code);
-  return s.db.transaction().execute((trx) => signedIn(trx, s, user.id, clientId, 'email_code'));
+  return s.db.transaction().execute((trx) => signedIn(trx, s, user.id, client, 'email_code'));
 }
 
 /**
@@ -88,7 +89,7 @@ export async function signInWithCode(s: Services, clientId: string, identifier: 
  * user is revoked (whoever knew the old password is out), the lockout is lifted,
  * and this client is signed in. The password is checked before the code is spent.
  */
-export async function resetPassword(s: Services, clientId: string, input: z.infer<typeof resetSchema>): Promise<SessionTable> {
+export async function resetPassword(s: Services, client: ClientRef, input: z.infer<typeof resetSchema>): Promise<SessionTable> {
   // Judged against the identifier only, the same for known and unknown ones.
   checkPasswordStrength(input.password, [input.identifier], s.settings.get().password_min_strength);
   // Refuses a suspended or locked user before anything changes: a reset must not half-happen.
@@ -101,7 +102,7 @@ export async function resetPassword(s: Services, clientId: string, input: z.infe
     audit: 'user.password_reset', actor: self,
     alsoInTransaction: async (trx) => {
       await trx.updateTable('users').set({ failed_attempts: 0, locked_until: null }).where('id', '=', user.id).execute();
-      session = await signedIn(trx, s, user.id, clientId, 'reset_password_email_code');
+      session = await signedIn(trx, s, user.id, client, 'reset_password_email_code');
     },
   });
   return session!;

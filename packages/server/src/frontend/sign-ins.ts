@@ -10,6 +10,7 @@ import { recordAudit } from '../audit/audit-log.js';
 import type { Db } from '../storage/database.js';
 import { lockedError, suspensionRefusal } from '../users/user-record.js';
 import type { SessionTable } from '../storage/schema.js';
+import type { ClientRef } from './clients.js';
 
 export const passwordSignInSchema = z.strictObject({
   /** An email address or a username. */
@@ -74,8 +75,8 @@ export async function auditSignInFailure(db: Db, now: number, f: { userId?: stri
 }
 
 /** Opens the session of a successful sign-in and audits it, in one transaction (the caller's). */
-export async function signedIn(trx: Db, s: Services, userId: string, clientId: string, strategy: SignInStrategy): Promise<SessionTable> {
-  const session = await openSession(trx, s.clock, s.settings.get(), userId, clientId);
+export async function signedIn(trx: Db, s: Services, userId: string, client: ClientRef, strategy: SignInStrategy): Promise<SessionTable> {
+  const session = await openSession(trx, s.clock, s.settings.get(), userId, client);
   await recordAudit(trx, session.created_at, { type: 'user.signed_in', actor: { type: 'user', id: userId },
     target: { type: 'user', id: userId }, data: { strategy, session_id: session.id } });
   return session;
@@ -87,7 +88,7 @@ export async function signedIn(trx: Db, s: Services, userId: string, clientId: s
  * lockout_max_attempts / lockout_minutes); while locked, even the right password
  * is refused. Success resets the count. Every outcome is audited.
  */
-export async function signInWithPassword(s: Services, clientId: string, identifier: string, password: string): Promise<SessionTable> {
+export async function signInWithPassword(s: Services, client: ClientRef, identifier: string, password: string): Promise<SessionTable> {
   requireFactor(s, 'password');
   const user = await findByIdentifier(s, identifier);
   const now = s.clock.now();
@@ -110,7 +111,7 @@ export async function signInWithPassword(s: Services, clientId: string, identifi
     if (user.failed_attempts > 0 || user.locked_until !== null) {
       await trx.updateTable('users').set({ failed_attempts: 0, locked_until: null }).where('id', '=', user.id).execute();
     }
-    return signedIn(trx, s, user.id, clientId, 'password');
+    return signedIn(trx, s, user.id, client, 'password');
   });
 }
 

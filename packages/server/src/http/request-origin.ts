@@ -21,11 +21,8 @@ export function trustedProxies(entries: string[]): BlockList {
 
 /** The socket's peer, or '' without one (in-process requests: app.fetch in tests). */
 function peerAddress(c: Context): string {
-  try {
-    return getConnInfo(c).remote.address ?? '';
-  } catch {
-    return '';
-  }
+  if (!(c.env as { incoming?: unknown } | undefined)?.incoming) return '';
+  return getConnInfo(c).remote.address ?? '';
 }
 
 const isTrusted = (list: BlockList, ip: string) => {

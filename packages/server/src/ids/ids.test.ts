@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { newId, randomToken, type IdPrefix } from './ids.js';
+import { randomBytes } from 'node:crypto';
+import { base62, newId, randomToken, type IdPrefix } from './ids.js';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -63,5 +64,41 @@ describe('randomToken', () => {
     expect(a).toMatch(/^[0-9A-Za-z]{43}$/);
     expect(b).toMatch(/^[0-9A-Za-z]{43}$/);
     expect(a).not.toBe(b);
+  });
+});
+
+describe('base62 encoding', () => {
+  // The reference: BigInt arithmetic, as the encoding is defined.
+  const reference = (bytes: Uint8Array, width: number) => {
+    let n = 0n;
+    for (const b of bytes) n = (n << 8n) | BigInt(b);
+    let out = '';
+    while (n > 0n) {
+      out = ALPHABET[Number(n % 62n)] + out;
+      n /= 62n;
+    }
+    return out.padStart(width, '0');
+  };
+
+  it('matches the BigInt definition for every length and at the edges', () => {
+    const cases: Uint8Array[] = [new Uint8Array(20), new Uint8Array(20).fill(255), Uint8Array.of(1), Uint8Array.of(0, 0, 0, 62)];
+    for (let len = 1; len <= 33; len++) for (let i = 0; i < 20; i++) cases.push(randomBytes(len));
+    for (const bytes of cases) {
+      const width = Math.ceil((bytes.length * 8) / Math.log2(62));
+      expect(base62(bytes, width)).toBe(reference(bytes, width));
+    }
+  });
+
+  it('randomToken has the width its byte count needs, and never repeats', () => {
+    const seen = new Set<string>();
+    for (const bytes of [1, 3, 16, 20, 24, 32]) {
+      const width = Math.ceil((bytes * 8) / Math.log2(62));
+      for (let i = 0; i < 200; i++) {
+        const t = randomToken(bytes);
+        expect(t).toMatch(new RegExp(`^[0-9A-Za-z]{${width}}$`));
+        if (bytes >= 16) seen.add(t);
+      }
+    }
+    expect(seen.size).toBe(800);
   });
 });

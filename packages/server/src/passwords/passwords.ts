@@ -1,6 +1,5 @@
-import { availableParallelism } from 'node:os';
-import { hash, verify } from '@node-rs/argon2';
 import { invalidParam } from '../errors/latchkey-error.js';
+import { hasherPool } from './hasher-pool.js';
 
 /**
  * argon2id with OWASP's minimum profile (m=19 MiB, t=2, p=1): about 12 ms per
@@ -9,47 +8,21 @@ import { invalidParam } from '../errors/latchkey-error.js';
 // algorithm 2 is Algorithm.Argon2id (a const enum, which verbatimModuleSyntax cannot import).
 export const ARGON2_PARAMS = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
-/**
- * At most this many hashes run at once. @node-rs/argon2 runs on libuv's thread
- * pool, where RS256 token signing runs too: a sign-in storm with unbounded
- * hashing would queue every token behind 12 ms hashes. Capped at the core
- * count, hashing still uses every core (its throughput is measured at 2 in
- * flight in bench/signin) while the pool keeps threads free for tokens.
- */
-const MAX_CONCURRENT_HASHES = Math.max(1, availableParallelism());
-let running = 0;
-const waiting: (() => void)[] = [];
-
-async function limited<T>(work: () => Promise<T>): Promise<T> {
-  // A finishing hash hands its slot straight to the next waiter, so the cap is exact.
-  if (running >= MAX_CONCURRENT_HASHES) await new Promise<void>((resolve) => waiting.push(resolve));
-  else running++;
-  try {
-    return await work();
-  } finally {
-    const next = waiting.shift();
-    if (next) next();
-    else running--;
-  }
-}
-
-/** Password hashes running now (the token signer avoids the thread pool while there are any). */
-export const hashesInFlight = () => running;
-
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 256;
 
+/** Hashes on the hasher threads (hasher-pool.ts), never on the event loop. */
 export async function hashPassword(password: string): Promise<string> {
-  return limited(() => hash(password, ARGON2_PARAMS));
+  return (await hasherPool.run({ op: 'hash', password, options: ARGON2_PARAMS })) as string;
 }
 
-/** Verifies against a stored argon2 digest (ours, or one imported as argon2i/argon2id). */
+/**
+ * Verifies against a stored argon2 digest (ours, or one imported as argon2i/argon2id).
+ * A digest that cannot be read is a mismatch; a hasher that fails throws, so it is
+ * never counted as a wrong password.
+ */
 export async function verifyPassword(digest: string, password: string): Promise<boolean> {
-  try {
-    return await limited(() => verify(digest, password));
-  } catch {
-    return false;
-  }
+  return (await hasherPool.run({ op: 'verify', digest, password })) as boolean;
 }
 
 /** Length rules; `skip_password_checks` bypasses them for migrations, as in Clerk. */

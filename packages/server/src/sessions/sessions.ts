@@ -6,7 +6,8 @@ import type { Db } from '../storage/database.js';
 import type { SessionStatus, SessionTable } from '../storage/schema.js';
 import { recordEvent } from '../events/outbox.js';
 import { recordAudit } from '../audit/audit-log.js';
-import { findLiveUser, lockLiveUser } from '../users/store.js';
+import { findLiveUser, loadUserRecords } from '../users/store.js';
+import type { ClientRef } from '../frontend/clients.js';
 import { userJson } from '../users/serialize.js';
 import { suspensionRefusal, type UserRecord } from '../users/user-record.js';
 import { sessionJson } from './serialize.js';
@@ -50,26 +51,27 @@ export async function createSession(
 }
 
 /**
- * Opens an active session for a user on a client (a new one unless given) and
- * makes it the client's active session; inside the caller's transaction.
+ * Opens an active session for a user on a client (a new token-less one unless
+ * given) and makes it the client's active session; inside the caller's transaction.
  */
 export async function openSession(
   trx: Db,
   clock: Clock,
   settings: InstanceSettings,
   userId: string,
-  existingClientId?: string,
+  client?: ClientRef,
 ): Promise<SessionTable> {
-  // Under the user's row lock: a concurrent ban either sees this session and
-  // revokes it, or commits first and this create sees `banned`.
-  const user = (await lockLiveUser(trx, userId))
-    ? await trx.selectFrom('users').select(['id', 'banned', 'ban_reason', 'banned_until', 'locked']).where('id', '=', userId).executeTakeFirst()
-    : undefined;
-  if (!user) throw notFound('User');
   const now = clock.now();
-  const refused = suspensionRefusal(user, now);
+  // Under the user's row lock (taken by this update): a concurrent ban either sees
+  // this session and revokes it, or commits first and this create sees `banned`.
+  // A refusal throws, and the caller's transaction undoes the update.
+  const row = await trx.updateTable('users').set({ last_active_at: now, last_sign_in_at: now })
+    .where('id', '=', userId).where('deleted_at', 'is', null).returningAll().executeTakeFirst();
+  if (!row) throw notFound('User');
+  const refused = suspensionRefusal(row, now);
   if (refused) throw refused;
-  const clientId = existingClientId ?? newId('client', now);
+  const stored = client && 'create' in client ? client.create : undefined;
+  const clientId = client && 'existing' in client ? client.existing : stored?.id ?? newId('client', now);
   const session: SessionTable = {
     id: newId('sess', now),
     client_id: clientId,
@@ -80,14 +82,14 @@ export async function openSession(
     created_at: now,
     updated_at: now,
   };
-  if (existingClientId) {
+  if (client && 'existing' in client) {
     await trx.updateTable('clients').set({ last_active_session_id: session.id, updated_at: now }).where('id', '=', clientId).execute();
   } else {
-    await trx.insertInto('clients').values({ id: clientId, last_active_session_id: session.id, created_at: now, updated_at: now, token_hash: null }).execute();
+    await trx.insertInto('clients').values({ token_hash: null, ...stored, id: clientId, last_active_session_id: session.id, created_at: now, updated_at: now }).execute();
   }
   await trx.insertInto('sessions').values(session).execute();
-  await trx.updateTable('users').set({ last_active_at: now, last_sign_in_at: now }).where('id', '=', userId).execute();
-  await recordEvent(trx, now, 'session.created', sessionEventData(session, (await findLiveUser(trx, userId)) ?? null), userId);
+  const [user] = await loadUserRecords(trx, [row]);
+  await recordEvent(trx, now, 'session.created', sessionEventData(session, user ?? null), userId);
   return session;
 }
 

@@ -60,6 +60,35 @@ describe.each(dialects())('Frontend API abuse protection (%s)', (dialect) => {
     expect(await server.db.selectFrom('sign_ups').selectAll().execute()).toEqual([]);
   });
 
+  it('a failed sign-in stores no client and hands out no cookie or client token; a successful one does both once', async () => {
+    await server.api('/v1/users', { method: 'POST', json: { email_address: ['noclient@example.com'], password: 'the right password!' } });
+    const clients = async () => (await server.db.selectFrom('clients').select('id').execute()).length;
+    const before = await clients();
+    for (const [identifier, password] of [['noclient@example.com', 'wrong password!'], ['nobody-here@example.com', 'whatever it is']]) {
+      for (const native of [true, false]) {
+        const res = await fetch(`${server.url}/v1/client/sign_ins`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(native ? { 'latchkey-native': '1' } : { origin: new URL(server.url).origin }) },
+          body: JSON.stringify({ identifier, password }),
+        });
+        expect(res.status).toBe(422);
+        expect(res.headers.get('latchkey-client-token')).toBeNull();
+        expect(res.headers.get('set-cookie')).toBeNull();
+      }
+    }
+    expect(await clients()).toBe(before);
+    const ok = await fetch(`${server.url}/v1/client/sign_ins`, {
+      method: 'POST', headers: { 'content-type': 'application/json', origin: new URL(server.url).origin },
+      body: JSON.stringify({ identifier: 'noclient@example.com', password: 'the right password!' }),
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('set-cookie')).toMatch(/^__client=[^;]+;.*HttpOnly/i);
+    const body = await ok.json();
+    expect(await clients()).toBe(before + 1);
+    expect(body.client.sessions.map((x: { id: string }) => x.id)).toEqual([body.response.created_session_id]);
+    expect(body.client.last_active_session_id).toBe(body.response.created_session_id);
+  });
+
   it('rate-limits sign-in per identifier with 429 and Retry-After', async () => {
     let last: Response | undefined;
     for (let i = 0; i < 12; i++) last = await signIn('flood@example.com', 'whatever');

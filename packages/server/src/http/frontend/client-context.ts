@@ -2,7 +2,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { LatchkeyError } from '../../errors/latchkey-error.js';
-import { createClient, findClientByToken } from '../../frontend/clients.js';
+import { createClient, findClientByToken, newClient, type ClientRef } from '../../frontend/clients.js';
 import type { Services } from '../../services.js';
 import type { ClientTable } from '../../storage/schema.js';
 
@@ -14,7 +14,6 @@ export const CLIENT_TOKEN_HEADER = 'latchkey-client-token';
 
 interface Found {
   client: ClientTable;
-  via: 'cookie' | 'bearer';
 }
 
 async function findClient(c: Context, s: Services): Promise<Found | undefined> {
@@ -23,12 +22,12 @@ async function findClient(c: Context, s: Services): Promise<Found | undefined> {
     const m = /^Bearer\s+(\S+)$/i.exec(auth);
     const client = m ? await findClientByToken(s.db, m[1]!) : undefined;
     if (!client) throw new LatchkeyError('unauthenticated', 'client_invalid', 'Invalid client', 'The client token is not valid; start a new sign-in.');
-    return { client, via: 'bearer' };
+    return { client };
   }
   const token = getCookie(c, CLIENT_COOKIE);
   const client = token ? await findClientByToken(s.db, token) : undefined;
   if (token && !client) deleteCookie(c, CLIENT_COOKIE, { path: '/' });
-  return client ? { client, via: 'cookie' } : undefined;
+  return client ? { client } : undefined;
 }
 
 /** The public URL's own origin and the instance's allowed_origins. */
@@ -56,14 +55,32 @@ export async function requireClient(c: Context, s: Services, create = false): Pr
   if (found) return found;
   if (!create) throw new LatchkeyError('unauthenticated', 'client_missing', 'No client', 'Sign in first: this request carries no client.');
   const { client, token } = await createClient(s.db, s.clock);
+  issueClientToken(c, s, token);
+  return { client };
+}
+
+/**
+ * The client a sign-in opens its session on: the request's own, or a new one
+ * that the sign-in stores with the session. Only `issue()`, called once the
+ * sign-in succeeded, hands a new client's token to the caller: a failed sign-in
+ * leaves neither a client row nor a cookie.
+ */
+export async function clientForSignIn(c: Context, s: Services): Promise<{ id: string; ref: ClientRef; issue(): void }> {
+  const found = await findClient(c, s);
+  if (found) return { id: found.client.id, ref: { existing: found.client.id }, issue: () => {} };
+  const { client, token } = newClient(s.clock.now());
+  return { id: client.id, ref: { create: client }, issue: () => issueClientToken(c, s, token) };
+}
+
+/** A new client's token: a header for native apps (they asked with NATIVE_HEADER), an httpOnly cookie for browsers. */
+function issueClientToken(c: Context, s: Services, token: string): void {
   if (c.req.header(NATIVE_HEADER)) {
     c.header(CLIENT_TOKEN_HEADER, token);
-    return { client, via: 'bearer' };
+    return;
   }
   setCookie(c, CLIENT_COOKIE, token, {
     httpOnly: true, sameSite: 'Lax', path: '/', secure: s.config.publicUrl.startsWith('https:'), maxAge: 365 * 24 * 3600,
   });
-  return { client, via: 'cookie' };
 }
 
 /**

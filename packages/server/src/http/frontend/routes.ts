@@ -15,7 +15,7 @@ import { ownUserJson } from '../../users/serialize.js';
 import { jsonBody } from '../body.js';
 import { requestOrigin } from '../request-origin.js';
 import { withActor } from '../../events/origin.js';
-import { browserGuards, requireClient } from './client-context.js';
+import { browserGuards, clientForSignIn, requireClient } from './client-context.js';
 
 const tokenSchema = z.strictObject({});
 const codeSchema = z.strictObject({ code: z.string().max(16) });
@@ -82,8 +82,9 @@ export function frontendRoutes(s: Services) {
     await s.limits.consume('signInPerIp', ip(c));
     const { identifier, password } = await jsonBody(c, passwordSignInSchema);
     await s.limits.consume('signInPerIdentifier', identifier);
-    const { client } = await requireClient(c, s, true);
-    const session = await signInWithPassword(s, client.id, identifier, password);
+    const client = await clientForSignIn(c, s);
+    const session = await signInWithPassword(s, client.ref, identifier, password);
+    client.issue();
     return reply(c, client.id, { object: 'sign_in', status: 'complete', identifier, created_session_id: session.id });
   });
 
@@ -100,8 +101,9 @@ export function frontendRoutes(s: Services) {
   app.post('/sign_ins/email_code/attempt', async (c) => {
     await s.limits.consume('signInPerIp', ip(c));
     const { identifier, code } = await jsonBody(c, codeSignInSchema);
-    const { client } = await requireClient(c, s, true);
-    const session = await signInWithCode(s, client.id, identifier, code);
+    const client = await clientForSignIn(c, s);
+    const session = await signInWithCode(s, client.ref, identifier, code);
+    client.issue();
     return reply(c, client.id, { object: 'sign_in', status: 'complete', identifier, created_session_id: session.id });
   });
 
@@ -117,8 +119,9 @@ export function frontendRoutes(s: Services) {
   app.post('/password_resets/attempt', async (c) => {
     await s.limits.consume('signInPerIp', ip(c));
     const input = await jsonBody(c, resetSchema);
-    const { client } = await requireClient(c, s, true);
-    const session = await resetPassword(s, client.id, input);
+    const client = await clientForSignIn(c, s);
+    const session = await resetPassword(s, client.ref, input);
+    client.issue();
     return reply(c, client.id, { object: 'password_reset', status: 'complete', created_session_id: session.id });
   });
 
