@@ -10,7 +10,7 @@ import { primaryEmail } from '../users/user-record.js';
 import { CODE_MAX_ATTEMPTS, checkCode, issueCode, wrongCode } from './email-codes.js';
 import { isLocked, lockoutExpiresInSeconds } from '../abuse/lockout.js';
 import { lockedError, suspensionRefusal } from '../users/user-record.js';
-import { auditSignInFailure, findByIdentifier, requireFactor, signedIn } from './sign-ins.js';
+import { auditSignInFailure, findByIdentifier, requireFactor, signedIn, type SignedIn } from './sign-ins.js';
 
 /**
  * Passwordless sign-in and password reset by email code, built so that an
@@ -78,7 +78,7 @@ async function proveCode(s: Services, purpose: Purpose, identifier: string, code
   return found;
 }
 
-export async function signInWithCode(s: Services, client: ClientRef, identifier: string, code: string): Promise<SessionTable> {
+export async function signInWithCode(s: Services, client: ClientRef, identifier: string, code: string): Promise<SignedIn> {
   requireFactor(s, 'email_code');
   const user = await proveCode(s, 'sign_in', identifier, code);
   return s.db.transaction().execute((trx) => signedIn(trx, s, user.id, client, 'email_code'));
@@ -102,7 +102,7 @@ export async function resetPassword(s: Services, client: ClientRef, input: z.inf
     audit: 'user.password_reset', actor: self,
     alsoInTransaction: async (trx) => {
       await trx.updateTable('users').set({ failed_attempts: 0, locked_until: null }).where('id', '=', user.id).execute();
-      session = await signedIn(trx, s, user.id, client, 'reset_password_email_code');
+      ({ session } = await signedIn(trx, s, user.id, client, 'reset_password_email_code'));
     },
   });
   return session!;

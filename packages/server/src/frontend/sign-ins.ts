@@ -8,7 +8,7 @@ import { openSession } from '../sessions/sessions.js';
 import { lockLiveUser } from '../users/store.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { Db } from '../storage/database.js';
-import { lockedError, suspensionRefusal } from '../users/user-record.js';
+import { lockedError, suspensionRefusal, type UserRecord } from '../users/user-record.js';
 import type { SessionTable } from '../storage/schema.js';
 import type { ClientRef } from './clients.js';
 
@@ -74,12 +74,19 @@ export async function auditSignInFailure(db: Db, now: number, f: { userId?: stri
   });
 }
 
+/** What a successful sign-in opened: the session, and its user as the answer shows them. */
+export interface SignedIn {
+  session: SessionTable;
+  user: UserRecord;
+}
+
 /** Opens the session of a successful sign-in and audits it, in one transaction (the caller's). */
-export async function signedIn(trx: Db, s: Services, userId: string, client: ClientRef, strategy: SignInStrategy): Promise<SessionTable> {
-  const session = await openSession(trx, s.clock, s.settings.get(), userId, client);
+export async function signedIn(trx: Db, s: Services, userId: string, client: ClientRef, strategy: SignInStrategy): Promise<SignedIn> {
+  const opened = await openSession(trx, s.clock, s.settings.get(), userId, client);
+  const { session } = opened;
   await recordAudit(trx, session.created_at, { type: 'user.signed_in', actor: { type: 'user', id: userId },
     target: { type: 'user', id: userId }, data: { strategy, session_id: session.id } });
-  return session;
+  return opened;
 }
 
 
@@ -88,7 +95,7 @@ export async function signedIn(trx: Db, s: Services, userId: string, client: Cli
  * lockout_max_attempts / lockout_minutes); while locked, even the right password
  * is refused. Success resets the count. Every outcome is audited.
  */
-export async function signInWithPassword(s: Services, client: ClientRef, identifier: string, password: string): Promise<SessionTable> {
+export async function signInWithPassword(s: Services, client: ClientRef, identifier: string, password: string): Promise<SignedIn> {
   requireFactor(s, 'password');
   const user = await findByIdentifier(s, identifier);
   const now = s.clock.now();

@@ -127,7 +127,7 @@ export async function verifySignUp(s: Services, clientId: string, id: string, co
       if (!allowed.includes(signUp.role)) throw roleNotAllowed(allowed);
     }
     await insertUser(trx, rec, 'user.signed_up');
-    const session = await openSession(trx, s.clock, s.settings.get(), rec.user.id, { existing: clientId });
+    const { session } = await openSession(trx, s.clock, s.settings.get(), rec.user.id, { existing: clientId });
     const done: SignUpTable = {
       ...signUp, status: 'complete', created_user_id: rec.user.id, created_session_id: session.id,
       password_digest: null, updated_at: s.clock.now(),

@@ -44,7 +44,7 @@ export async function createSession(
   userId: string,
 ): Promise<SessionTable> {
   return db.transaction().execute(async (trx) => {
-    const session = await openSession(trx, clock, settings, userId);
+    const { session } = await openSession(trx, clock, settings, userId);
     await recordAudit(trx, session.created_at, { type: 'session.created', target: { type: 'user', id: userId }, data: { session_id: session.id } });
     return session;
   });
@@ -52,7 +52,8 @@ export async function createSession(
 
 /**
  * Opens an active session for a user on a client (a new token-less one unless
- * given) and makes it the client's active session; inside the caller's transaction.
+ * given) and makes it the client's active session; inside the caller's
+ * transaction. Returns the session and the user as it now is.
  */
 export async function openSession(
   trx: Db,
@@ -60,7 +61,7 @@ export async function openSession(
   settings: InstanceSettings,
   userId: string,
   client?: ClientRef,
-): Promise<SessionTable> {
+): Promise<{ session: SessionTable; user: UserRecord }> {
   const now = clock.now();
   // Under the user's row lock (taken by this update): a concurrent ban either sees
   // this session and revokes it, or commits first and this create sees `banned`.
@@ -89,8 +90,8 @@ export async function openSession(
   }
   await trx.insertInto('sessions').values(session).execute();
   const [user] = await loadUserRecords(trx, [row]);
-  await recordEvent(trx, now, 'session.created', sessionEventData(session, user ?? null), userId);
-  return session;
+  await recordEvent(trx, now, 'session.created', sessionEventData(session, user!), userId);
+  return { session, user: user! };
 }
 
 /** A session with its status as of now; 404 when unknown. */

@@ -4,7 +4,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { LatchkeyError } from '../../errors/latchkey-error.js';
 import { createClient, findClientByToken, newClient, type ClientRef } from '../../frontend/clients.js';
 import type { Services } from '../../services.js';
-import type { ClientTable } from '../../storage/schema.js';
+import type { ClientTable, SessionTable } from '../../storage/schema.js';
 
 export const CLIENT_COOKIE = '__client';
 /** Native apps ask for a Bearer client token instead of a cookie with this header. */
@@ -59,17 +59,35 @@ export async function requireClient(c: Context, s: Services, create = false): Pr
   return { client };
 }
 
+/** The client a sign-in opens its session on (see clientForSignIn). */
+export interface ClientForSignIn {
+  id: string;
+  ref: ClientRef;
+  /** Hands a new client's token to the caller; call once the sign-in succeeded. */
+  issue(): void;
+  /** The client row once `session` (opened on it) became its active session. */
+  after(session: SessionTable): ClientTable;
+}
+
 /**
  * The client a sign-in opens its session on: the request's own, or a new one
- * that the sign-in stores with the session. Only `issue()`, called once the
- * sign-in succeeded, hands a new client's token to the caller: a failed sign-in
- * leaves neither a client row nor a cookie.
+ * that the sign-in stores with the session. A new client's token is handed out
+ * only by `issue()`, after the sign-in succeeded: a failed sign-in leaves
+ * neither a client row nor a cookie.
  */
-export async function clientForSignIn(c: Context, s: Services): Promise<{ id: string; ref: ClientRef; issue(): void }> {
+export async function clientForSignIn(c: Context, s: Services): Promise<ClientForSignIn> {
   const found = await findClient(c, s);
-  if (found) return { id: found.client.id, ref: { existing: found.client.id }, issue: () => {} };
-  const { client, token } = newClient(s.clock.now());
-  return { id: client.id, ref: { create: client }, issue: () => issueClientToken(c, s, token) };
+  const created = found ? undefined : newClient(s.clock.now());
+  const row = found?.client ?? created!.client;
+  return {
+    id: row.id,
+    ref: found ? { existing: row.id } : { create: row },
+    issue: () => {
+      if (created) issueClientToken(c, s, created.token);
+    },
+    // openSession stamps the client with the session's own time.
+    after: (session) => ({ ...row, last_active_session_id: session.id, updated_at: session.created_at }),
+  };
 }
 
 /** A new client's token: a header for native apps (they asked with NATIVE_HEADER), an httpOnly cookie for browsers. */

@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { LatchkeyError, notFound } from '../../errors/latchkey-error.js';
 import { codeSignInSchema, requestCode, requestCodeSchema, resetPassword, resetSchema, signInWithCode } from '../../frontend/email-code-flows.js';
-import { passwordSignInSchema, signInWithPassword } from '../../frontend/sign-ins.js';
+import { passwordSignInSchema, signInWithPassword, type SignedIn } from '../../frontend/sign-ins.js';
 import { resendSignUpCode, signUpJson, signUpSchema, startSignUp, verifySignUp } from '../../frontend/sign-ups.js';
 import type { Services } from '../../services.js';
 import { effectiveStatus } from '../../sessions/lifecycle.js';
@@ -11,11 +11,12 @@ import { endSession, getSession, touchSession } from '../../sessions/sessions.js
 import type { ClientTable } from '../../storage/schema.js';
 import { mintToken } from '../../tokens/mint.js';
 import { loadUserRecords } from '../../users/store.js';
+import type { UserRecord } from '../../users/user-record.js';
 import { ownUserJson } from '../../users/serialize.js';
 import { jsonBody } from '../body.js';
 import { requestOrigin } from '../request-origin.js';
 import { withActor } from '../../events/origin.js';
-import { browserGuards, clientForSignIn, requireClient } from './client-context.js';
+import { browserGuards, clientForSignIn, requireClient, type ClientForSignIn } from './client-context.js';
 
 const tokenSchema = z.strictObject({});
 const codeSchema = z.strictObject({ code: z.string().max(16) });
@@ -29,12 +30,15 @@ export function frontendRoutes(s: Services) {
   const app = new Hono();
   const now = () => s.clock.now();
 
-  async function clientJson(client: ClientTable) {
+  /** The client as the app sees it; `known` users (just read in the request's own change) are not read again. */
+  async function clientJson(client: ClientTable, known: UserRecord[] = []) {
     const rows = await s.db.selectFrom('sessions').selectAll().where('client_id', '=', client.id)
       .where('status', '=', 'active').orderBy('created_at').execute();
     const live = rows.filter((r) => effectiveStatus(r, now()) === 'active');
-    const users = await loadUserRecords(s.db, await s.db.selectFrom('users').selectAll()
-      .where('id', 'in', live.length ? live.map((r) => r.user_id) : ['']).where('deleted_at', 'is', null).execute());
+    const missing = [...new Set(live.map((r) => r.user_id))].filter((id) => !known.some((u) => u.user.id === id));
+    const users = missing.length
+      ? [...known, ...await loadUserRecords(s.db, await s.db.selectFrom('users').selectAll().where('id', 'in', missing).where('deleted_at', 'is', null).execute())]
+      : known;
     const sessions = live.flatMap((r) => {
       const user = users.find((u) => u.user.id === r.user_id);
       return user ? [{ ...sessionJson(r), user: ownUserJson(user, now()) }] : [];
@@ -46,6 +50,12 @@ export function frontendRoutes(s: Services) {
   const reply = async (c: Context, clientId: string, response: unknown) => {
     const client = await s.db.selectFrom('clients').selectAll().where('id', '=', clientId).executeTakeFirstOrThrow();
     return c.json({ response, client: await clientJson(client) });
+  };
+
+  /** A sign-in's answer: its client as it now is (the new session active) and the user just read, not read again. */
+  const signedInReply = async (c: Context, client: ClientForSignIn, done: SignedIn, response: unknown) => {
+    client.issue();
+    return c.json({ response, client: await clientJson(client.after(done.session), [done.user]) });
   };
 
   app.use(...browserGuards(s));
@@ -83,9 +93,8 @@ export function frontendRoutes(s: Services) {
     const { identifier, password } = await jsonBody(c, passwordSignInSchema);
     await s.limits.consume('signInPerIdentifier', identifier);
     const client = await clientForSignIn(c, s);
-    const session = await signInWithPassword(s, client.ref, identifier, password);
-    client.issue();
-    return reply(c, client.id, { object: 'sign_in', status: 'complete', identifier, created_session_id: session.id });
+    const done = await signInWithPassword(s, client.ref, identifier, password);
+    return signedInReply(c, client, done, { object: 'sign_in', status: 'complete', identifier, created_session_id: done.session.id });
   });
 
   // Passwordless sign-in: ask for a code, then present it. The first answer is
@@ -102,9 +111,8 @@ export function frontendRoutes(s: Services) {
     await s.limits.consume('signInPerIp', ip(c));
     const { identifier, code } = await jsonBody(c, codeSignInSchema);
     const client = await clientForSignIn(c, s);
-    const session = await signInWithCode(s, client.ref, identifier, code);
-    client.issue();
-    return reply(c, client.id, { object: 'sign_in', status: 'complete', identifier, created_session_id: session.id });
+    const done = await signInWithCode(s, client.ref, identifier, code);
+    return signedInReply(c, client, done, { object: 'sign_in', status: 'complete', identifier, created_session_id: done.session.id });
   });
 
   // Password reset by email code, with the same no-enumeration answer.
