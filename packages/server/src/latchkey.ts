@@ -21,6 +21,7 @@ import { checkRoleSettings, RoleCatalog, upsertRoles } from './roles/catalog.js'
 import { applyPreset } from './roles/presets.js';
 import { liftExpiredBans } from './users/suspension.js';
 import { DeliveryWorker } from './webhooks/worker.js';
+import { hasherPool } from './passwords/hasher-pool.js';
 
 export interface LatchkeyOptions {
   clock?: Clock;
@@ -61,6 +62,7 @@ export async function createLatchkey(config: Config, opts: LatchkeyOptions = {})
 
 async function assemble(config: Config, storage: Storage, clock: Clock, logger: Logger, opts: LatchkeyOptions): Promise<Latchkey> {
   const interval = opts.reloadIntervalMs ?? 5_000;
+  if (config.hasherThreads) hasherPool.resize(config.hasherThreads);
   const boot = await bootstrap(storage, config, clock);
   const { db } = storage;
   const keyring = await Keyring.load(db, clock, config.encryptionKey);

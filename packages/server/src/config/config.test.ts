@@ -136,6 +136,14 @@ describe('loadConfig', () => {
     for (const line of p) expect(message).toContain(`  - ${line}`);
   });
 
+  it('takes LATCHKEY_HASHER_THREADS from 1 to 64 and refuses anything else, naming it', () => {
+    expect(loadConfig({}).hasherThreads).toBeUndefined();
+    expect(loadConfig({ LATCHKEY_HASHER_THREADS: '3' }).hasherThreads).toBe(3);
+    for (const v of ['0', '65', '1.5', 'many']) {
+      expect(problems({ LATCHKEY_HASHER_THREADS: v }), v).toEqual([expect.stringMatching(/^LATCHKEY_HASHER_THREADS: /)]);
+    }
+  });
+
   it('requires an encryption key in production', () => {
     expect(problems({ NODE_ENV: 'production' })).toEqual([expect.stringMatching(/^LATCHKEY_ENCRYPTION_KEY: is required when NODE_ENV=production/)]);
     expect(loadConfig({ NODE_ENV: 'development' }).production).toBe(false);

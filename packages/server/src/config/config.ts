@@ -32,6 +32,8 @@ export interface Config {
   rolePreset?: PresetName | undefined;
   /** LATCHKEY_ROLES (JSON array): roles created or brought up to date at every start. */
   roles?: CreateRoleInput[] | undefined;
+  /** LATCHKEY_HASHER_THREADS: password-hashing threads (passwords/hasher-pool.ts); undefined: one per core, at most 16. */
+  hasherThreads?: number | undefined;
 }
 
 /** How this instance delivers webhooks (webhooks/worker.ts). */
@@ -122,6 +124,8 @@ const env = z.object({
     .min(100).max(60_000).default(15_000),
   LATCHKEY_WEBHOOK_CONCURRENCY: z.coerce.number({ message: 'must be a number' }).int('must be an integer')
     .min(1).max(1024).default(64),
+  // Each hash in flight holds 19 MiB (more for imported digests): a container with less CPU or memory than the host shows sets this.
+  LATCHKEY_HASHER_THREADS: z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(1).max(64).optional(),
 });
 
 /** An IP address, or a CIDR range with a prefix length that fits its family. */
@@ -175,6 +179,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     rolePreset: e.LATCHKEY_ROLE_PRESET,
     trustedProxies: e.LATCHKEY_TRUSTED_PROXIES ?? [],
     roles,
+    hasherThreads: e.LATCHKEY_HASHER_THREADS,
     port: e.PORT,
     host: e.HOST,
     publicUrl: e.LATCHKEY_PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`,

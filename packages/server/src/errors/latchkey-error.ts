@@ -10,7 +10,8 @@ export type ErrorKind =
   | 'conflict' // 409
   | 'too_large' // 413
   | 'unprocessable' // 422: readable, but the values are wrong
-  | 'rate_limited'; // 429
+  | 'rate_limited' // 429
+  | 'unavailable'; // 503: overloaded for a moment; retry
 
 export class LatchkeyError extends Error {
   constructor(

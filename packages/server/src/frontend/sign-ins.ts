@@ -111,7 +111,11 @@ export async function signInWithPassword(s: Services, client: ClientRef, identif
     return err;
   };
   if (user && isLocked(user, now)) throw await fail('locked_out', lockedError(lockoutExpiresInSeconds(user, now)));
-  standIn ??= hashPassword('latchkey stand-in password, never matches');
+  // Kept once made; a failed attempt is forgotten, or every unknown identifier would fail differently from a known one.
+  standIn ??= hashPassword('latchkey stand-in password, never matches').catch((err: unknown) => {
+    standIn = undefined;
+    throw err;
+  });
   const digest = user?.password_digest ?? (await standIn);
   const ok = await verifyPassword(digest, password);
   if (!user || !user.password_digest) throw await fail(user ? 'no_password' : 'unknown_identifier', badCredentials());

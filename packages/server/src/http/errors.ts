@@ -12,6 +12,7 @@ const STATUS: Record<ErrorKind, ContentfulStatusCode> = {
   too_large: 413,
   unprocessable: 422,
   rate_limited: 429,
+  unavailable: 503,
 };
 
 export interface ErrorEntry {
@@ -34,7 +35,7 @@ export function errorResponse(c: Context, status: ContentfulStatusCode, errors: 
 
 export function renderError(c: Context, err: LatchkeyError) {
   const retry = err.meta.retry_after_seconds;
-  if (err.kind === 'rate_limited' && typeof retry === 'number') c.header('Retry-After', String(retry));
+  if ((err.kind === 'rate_limited' || err.kind === 'unavailable') && typeof retry === 'number') c.header('Retry-After', String(retry));
   return errorResponse(c, STATUS[err.kind], [entryOf(err)]);
 }
 

@@ -22,7 +22,11 @@ export function trustedProxies(entries: string[]): BlockList {
 /** The socket's peer, or '' without one (in-process requests: app.fetch in tests). */
 function peerAddress(c: Context): string {
   if (!(c.env as { incoming?: unknown } | undefined)?.incoming) return '';
-  return getConnInfo(c).remote.address ?? '';
+  try {
+    return getConnInfo(c).remote.address ?? '';
+  } catch {
+    return ''; // a socket already gone
+  }
 }
 
 const isTrusted = (list: BlockList, ip: string) => {

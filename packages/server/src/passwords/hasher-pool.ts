@@ -11,7 +11,9 @@ import { Worker } from 'node:worker_threads';
  * each hasher thread lowers its own scheduling priority to nice 19 (Linux nice
  * values are per thread): the event loop and token signing run the moment they
  * have work, and hashing soaks up every cycle they leave. Under overload that
- * means sign-ins slow down before the signed-in users notice anything.
+ * means sign-ins slow down before the signed-in users notice anything; past
+ * `maxWaiting` queued hashes, new ones are refused (HasherBusyError) rather
+ * than queued for ever.
  * bench/signin measures both sides: sign-ins per second against the argon2
  * bound, and token p99 during a storm against idle.
  *
@@ -19,17 +21,35 @@ import { Worker } from 'node:worker_threads';
  */
 export const HASHER_NICE = 19;
 
-/** One thread per core (at most 16): more concurrent hashes than cores only add memory traffic. */
-const SIZE = Math.max(1, Math.min(availableParallelism(), 16));
+/** One thread per core by default (at most 16): more concurrent hashes than cores only add memory traffic. */
+export const DEFAULT_HASHER_THREADS = Math.max(1, Math.min(availableParallelism(), 16));
 
-type Job = { op: 'hash'; password: string; options: object } | { op: 'verify'; digest: string; password: string };
-type Answer = { ok: true; value: string | boolean } | { ok: false; error: string };
-type Pending = { job: Job; resolve: (v: string | boolean) => void; reject: (e: Error) => void };
+/**
+ * Each thread holds up to this many jobs: the one it is hashing and the next,
+ * already in its inbox, so it starts that one the moment it finishes instead of
+ * waiting for a busy event loop to hand it over.
+ */
+const DEPTH = 2;
+
+export type HashJob = { op: 'hash'; password: string; options: object } | { op: 'verify'; digest: string; password: string };
+type Message = { ok: true; value: string | boolean } | { ok: false; error: string } | { notice: string };
+type Pending = { job: HashJob; resolve: (v: string | boolean) => void; reject: (e: Error) => void };
+
+/** Too many hashes are waiting already: the caller should answer "busy, retry". */
+export class HasherBusyError extends Error {
+  constructor() {
+    super('password hashing is saturated');
+    this.name = 'HasherBusyError';
+  }
+}
 
 // The worker is plain CommonJS given as text, so it runs the same from src/ (tests) and dist/.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-if (workerData.nice) { try { require('node:os').setPriority(0, workerData.nice); } catch {} }
+if (workerData.nice) {
+  try { require('node:os').setPriority(0, workerData.nice); }
+  catch (err) { parentPort.postMessage({ notice: 'Latchkey could not lower the password hashers\\' CPU priority (' + err.message + '); hashing competes with requests.' }); }
+}
 const argon2 = require(workerData.argon2);
 // A digest argon2 cannot parse matches no password.
 const verify = (job) => { try { return argon2.verifySync(job.digest, job.password); } catch { return false; } };
@@ -45,21 +65,18 @@ parentPort.on('message', (job) => {
 
 const argon2Path = createRequire(import.meta.url).resolve('@node-rs/argon2');
 
-/**
- * Each thread holds up to this many jobs: the one it is hashing and the next,
- * already in its inbox, so it starts that one the moment it finishes instead of
- * waiting for a busy event loop to hand it over.
- */
-const DEPTH = 2;
-
 class HasherThread {
   private readonly worker: Worker;
   private dead = false;
   /** Jobs sent to the thread, oldest first; it answers in that order. */
   readonly pending: Pending[] = [];
 
-  constructor(private readonly onAnswer: (t: HasherThread) => void, private readonly onDeath: (t: HasherThread) => void) {
-    this.worker = new Worker(WORKER_SOURCE, {
+  constructor(
+    source: string,
+    private readonly onAnswer: (t: HasherThread) => void,
+    private readonly onDeath: (t: HasherThread, unstarted: Pending[]) => void,
+  ) {
+    this.worker = new Worker(source, {
       eval: true,
       workerData: { argon2: argon2Path, nice: process.platform === 'linux' ? HASHER_NICE : 0 },
       // argon2 allocates its memory natively; the JS side of a hasher is tiny.
@@ -67,7 +84,7 @@ class HasherThread {
     });
     // An idle hasher never keeps a process (a CLI command, a test run) alive; a busy one does.
     this.worker.unref();
-    this.worker.on('message', (answer: Answer) => this.settle(answer));
+    this.worker.on('message', (m: Message) => this.receive(m));
     this.worker.on('error', (err) => this.die(err));
     this.worker.on('exit', (code) => this.die(new Error(`password hasher thread exited (code ${code})`)));
   }
@@ -81,21 +98,27 @@ class HasherThread {
     this.worker.postMessage(p.job);
   }
 
-  private settle(answer: Answer): void {
+  private receive(m: Message): void {
+    if ('notice' in m) {
+      process.emitWarning(m.notice);
+      return;
+    }
     const p = this.pending.shift();
     if (this.pending.length === 0) this.worker.unref();
     if (p) {
-      if (answer.ok) p.resolve(answer.value);
-      else p.reject(new Error(answer.error));
+      if (m.ok) p.resolve(m.value);
+      else p.reject(new Error(m.error));
     }
     this.onAnswer(this);
   }
 
+  /** The job it was hashing fails (it may be what killed the thread); the one waiting in its inbox goes back to the queue. */
   private die(err: Error): void {
     if (this.dead) return;
     this.dead = true;
-    for (const p of this.pending.splice(0)) p.reject(err);
-    this.onDeath(this);
+    const [running, ...unstarted] = this.pending.splice(0);
+    running?.reject(err);
+    this.onDeath(this, unstarted);
   }
 
   terminate(): Promise<number> {
@@ -103,17 +126,43 @@ class HasherThread {
   }
 }
 
-/** Up to SIZE hasher threads fed from one queue (process-wide, started as work arrives). */
-class HasherPool {
+export interface HasherPoolOptions {
+  /** Threads at most (default: one per core, at most 16). */
+  size?: number;
+  /** Jobs that may wait for a thread before new ones are refused (default: 256 per thread). */
+  maxWaiting?: number;
+  /** The worker's source (tests give one of their own). */
+  source?: string;
+}
+
+/** Up to `size` hasher threads fed from one queue, started as work arrives. */
+export class HasherPool {
   private threads: HasherThread[] = [];
   private queue: Pending[] = [];
+  private size: number;
+  private maxWaiting: number;
+  private readonly source: string;
 
-  run(job: Job): Promise<string | boolean> {
+  constructor(opts: HasherPoolOptions = {}) {
+    this.size = opts.size ?? DEFAULT_HASHER_THREADS;
+    this.maxWaiting = opts.maxWaiting ?? this.size * 256;
+    this.source = opts.source ?? WORKER_SOURCE;
+  }
+
+  /** Sets the thread count (LATCHKEY_HASHER_THREADS) and the waiting bound that goes with it; threads already started stay. */
+  resize(size: number): void {
+    this.size = size;
+    this.maxWaiting = size * 256;
+  }
+
+  run(job: HashJob): Promise<string | boolean> {
     return new Promise((resolve, reject) => {
       const p = { job, resolve, reject };
-      const t = this.leastBusy() ?? (this.threads.length < SIZE ? this.spawn() : undefined);
-      if (t) t.run(p);
-      else this.queue.push(p);
+      const free = this.leastBusy();
+      if (free) return free.run(p);
+      if (this.threads.length < this.size) return this.trySpawn(p)?.run(p);
+      if (this.queue.length >= this.maxWaiting) return reject(new HasherBusyError());
+      this.queue.push(p);
     });
   }
 
@@ -122,18 +171,29 @@ class HasherPool {
     return this.queue.length + this.threads.reduce((n, t) => n + t.pending.length, 0);
   }
 
+  /** Threads running now. */
+  get threadCount(): number {
+    return this.threads.length;
+  }
+
   /** An idle thread first; a thread with room only when every thread is busy (then no new one is started). */
   private leastBusy(): HasherThread | undefined {
     let best: HasherThread | undefined;
     for (const t of this.threads) if (t.hasRoom && (!best || t.pending.length < best.pending.length)) best = t;
-    if (best && best.pending.length > 0 && this.threads.length < SIZE) return undefined;
+    if (best && best.pending.length > 0 && this.threads.length < this.size) return undefined;
     return best;
   }
 
-  private spawn(): HasherThread {
-    const t: HasherThread = new HasherThread((done) => this.refill(done), (dead) => this.replace(dead));
-    this.threads.push(t);
-    return t;
+  /** A new thread, or undefined (and `p` rejected) when none can be started. */
+  private trySpawn(p: Pending): HasherThread | undefined {
+    try {
+      const t: HasherThread = new HasherThread(this.source, (done) => this.refill(done), (dead, unstarted) => this.replace(dead, unstarted));
+      this.threads.push(t);
+      return t;
+    } catch (err) {
+      p.reject(err as Error);
+      return undefined;
+    }
   }
 
   private refill(t: HasherThread): void {
@@ -141,17 +201,30 @@ class HasherPool {
   }
 
   /**
-   * A thread that died (out of memory, say) failed its jobs; a new one takes the
-   * queue. Only queued work spawns one, so a thread that cannot start at all
-   * fails jobs one by one instead of respawning forever.
+   * A thread died (out of memory, say). Its unstarted job goes back to the front
+   * of the queue, and a new thread takes the queue. Only queued work starts one,
+   * so a thread that cannot start at all fails jobs one by one instead of
+   * respawning for ever.
    */
-  private replace(dead: HasherThread): void {
-    if (!this.threads.includes(dead)) return; // stopped on purpose
+  private replace(dead: HasherThread, unstarted: Pending[]): void {
+    if (!this.threads.includes(dead)) {
+      for (const p of unstarted) p.reject(new Error('password hasher stopped'));
+      return; // stopped on purpose
+    }
     this.threads = this.threads.filter((t) => t !== dead);
-    if (this.queue.length) this.refill(this.spawn());
+    this.queue.unshift(...unstarted);
+    const first = this.queue.shift();
+    if (!first) return;
+    const t = this.trySpawn(first);
+    if (!t) {
+      for (const p of this.queue.splice(0)) p.reject(new Error('password hasher thread could not start'));
+      return;
+    }
+    t.run(first);
+    this.refill(t);
   }
 
-  /** Stops every thread (tests); the next job starts afresh. */
+  /** Stops every thread (tests); jobs in hand fail, and the next job starts afresh. */
   async stop(): Promise<void> {
     const threads = this.threads;
     this.threads = [];
@@ -160,4 +233,5 @@ class HasherPool {
   }
 }
 
+/** The process's hashers: one pool, like libuv's thread pool. */
 export const hasherPool = new HasherPool();

@@ -1,5 +1,5 @@
-import { invalidParam } from '../errors/latchkey-error.js';
-import { hasherPool } from './hasher-pool.js';
+import { invalidParam, LatchkeyError } from '../errors/latchkey-error.js';
+import { HasherBusyError, hasherPool, type HashJob } from './hasher-pool.js';
 
 /**
  * argon2id with OWASP's minimum profile (m=19 MiB, t=2, p=1): about 12 ms per
@@ -11,9 +11,22 @@ export const ARGON2_PARAMS = { algorithm: 2, memoryCost: 19_456, timeCost: 2, pa
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 256;
 
-/** Hashes on the hasher threads (hasher-pool.ts), never on the event loop. */
+/** Runs a hash on the hasher threads (hasher-pool.ts), never on the event loop; 503 when too many are waiting. */
+async function onHashers(job: HashJob): Promise<string | boolean> {
+  try {
+    return await hasherPool.run(job);
+  } catch (err) {
+    if (err instanceof HasherBusyError) throw hashersBusy();
+    throw err;
+  }
+}
+
+/** What the caller hears when password hashing is saturated: busy, retry in a second. */
+export const hashersBusy = () => new LatchkeyError('unavailable', 'server_busy', 'Too busy',
+  'Too many sign-ins are being checked right now; try again in a second.', { retry_after_seconds: 1 });
+
 export async function hashPassword(password: string): Promise<string> {
-  return (await hasherPool.run({ op: 'hash', password, options: ARGON2_PARAMS })) as string;
+  return (await onHashers({ op: 'hash', password, options: ARGON2_PARAMS })) as string;
 }
 
 /**
@@ -22,7 +35,7 @@ export async function hashPassword(password: string): Promise<string> {
  * never counted as a wrong password.
  */
 export async function verifyPassword(digest: string, password: string): Promise<boolean> {
-  return (await hasherPool.run({ op: 'verify', digest, password })) as boolean;
+  return (await onHashers({ op: 'verify', digest, password })) as boolean;
 }
 
 /** Length rules; `skip_password_checks` bypasses them for migrations, as in Clerk. */

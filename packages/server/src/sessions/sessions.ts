@@ -86,7 +86,7 @@ export async function openSession(
   if (client && 'existing' in client) {
     await trx.updateTable('clients').set({ last_active_session_id: session.id, updated_at: now }).where('id', '=', clientId).execute();
   } else {
-    await trx.insertInto('clients').values({ token_hash: null, ...stored, id: clientId, last_active_session_id: session.id, created_at: now, updated_at: now }).execute();
+    await trx.insertInto('clients').values({ token_hash: null, created_at: now, ...stored, id: clientId, last_active_session_id: session.id, updated_at: now }).execute();
   }
   await trx.insertInto('sessions').values(session).execute();
   const [user] = await loadUserRecords(trx, [row]);

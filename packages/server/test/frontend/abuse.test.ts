@@ -87,6 +87,33 @@ describe.each(dialects())('Frontend API abuse protection (%s)', (dialect) => {
     expect(await clients()).toBe(before + 1);
     expect(body.client.sessions.map((x: { id: string }) => x.id)).toEqual([body.response.created_session_id]);
     expect(body.client.last_active_session_id).toBe(body.response.created_session_id);
+    // The answer shows the client as stored: the same as a later GET /v1/client.
+    const cookie = ok.headers.get('set-cookie')!.split(';')[0]!;
+    const later = await (await fetch(`${server.url}/v1/client`, { headers: { cookie } })).json();
+    expect(later.response).toEqual(body.client);
+
+    const native = await signIn('noclient@example.com', 'the right password!');
+    expect(native.status).toBe(200);
+    const token = native.headers.get('latchkey-client-token');
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(native.headers.get('set-cookie')).toBeNull();
+    const mine = await (await fetch(`${server.url}/v1/client`, { headers: { authorization: `Bearer ${token}` } })).json();
+    expect(mine.response.sessions.map((x: { id: string }) => x.id)).toEqual([(await native.json()).response.created_session_id]);
+    expect(await clients()).toBe(before + 2);
+  });
+
+  it('a wrong email code or reset code stores no client either', async () => {
+    const clients = async () => (await server.db.selectFrom('clients').select('id').execute()).length;
+    const before = await clients();
+    for (const [path, json] of [
+      ['/v1/client/sign_ins/email_code/attempt', { identifier: 'noclient@example.com', code: '000000' }],
+      ['/v1/client/password_resets/attempt', { identifier: 'noclient@example.com', code: '000000', password: 'a brand new long passphrase' }],
+    ] as const) {
+      const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'latchkey-native': '1' }, body: JSON.stringify(json) });
+      expect(res.status).toBe(422);
+      expect(res.headers.get('latchkey-client-token')).toBeNull();
+    }
+    expect(await clients()).toBe(before);
   });
 
   it('rate-limits sign-in per identifier with 429 and Retry-After', async () => {
