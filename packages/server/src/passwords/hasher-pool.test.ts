@@ -15,6 +15,12 @@ function threadNices(): number[] {
   });
 }
 
+function mainThreadNice(): number {
+  if (process.platform !== 'linux') return 0;
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+}
+
 describe('password hasher threads', () => {
   afterAll(() => hasherPool.stop());
 
@@ -39,12 +45,11 @@ describe('password hasher threads', () => {
     expect(hasherPool.load).toBe(0);
   });
 
-  it.runIf(process.platform === 'linux')('runs on threads at nice 19, below the event loop', async () => {
+  // (A suite started at nice 19 already has nothing lower to go to.)
+  it.runIf(process.platform === 'linux' && mainThreadNice() < HASHER_NICE)('runs on threads at nice 19, below the event loop', async () => {
     await hashPassword('warm the threads up');
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    const mainNice = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-    expect(mainNice).toBeLessThan(HASHER_NICE);
     expect(threadNices().filter((n) => n === HASHER_NICE).length).toBeGreaterThanOrEqual(1);
+    expect(mainThreadNice()).toBeLessThan(HASHER_NICE);
   });
 
   it('stopping fails the jobs in hand, and the next job starts fresh threads', async () => {
