@@ -1,9 +1,10 @@
-import { PostgresAdapter, sql } from 'kysely';
+import { PostgresAdapter, sql, type Insertable } from 'kysely';
 import { newId } from '../ids/ids.js';
 import { settledPage } from '../storage/commit-order.js';
 import { currentOrigin } from '../events/origin.js';
 import type { Db } from '../storage/database.js';
 import type { AuditLogTable } from '../storage/schema.js';
+import { prepared } from '../storage/prepared.js';
 
 /**
  * The audit log: who did what to whom, from where, and when. Entries are
@@ -61,14 +62,15 @@ export async function recordAudit(db: Db, now: number, e: AuditEntry): Promise<v
     data: JSON.stringify(e.data ?? {}),
     created_at: now,
   };
-  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) {
-    await db.insertInto('audit_logs').values(row).execute();
-    return;
-  }
-  // The transaction takes its id before it draws the sequence, so cursor reads can settle (storage/commit-order.ts).
-  await db.insertInto('audit_logs').columns(Object.keys(row) as (keyof typeof row)[])
-    .expression(sql`select ${sql.join(Object.values(row))} from (select pg_current_xact_id()) as xid`).execute();
+  await db.executeQuery(insertAudit(db, ...AUDIT_COLUMNS.map((c) => row[c])));
 }
+
+const AUDIT_COLUMNS = ['id', 'type', 'actor_type', 'actor_id', 'target_type', 'target_id', 'ip', 'user_agent', 'data', 'created_at'] as const;
+
+const insertAudit = prepared((db: Db, ...values: unknown[]) => db.getExecutor().adapter instanceof PostgresAdapter
+  // The transaction takes its id before it draws the sequence, so cursor reads can settle (storage/commit-order.ts).
+  ? db.insertInto('audit_logs').columns([...AUDIT_COLUMNS]).expression(sql`select ${sql.join(values)} from (select pg_current_xact_id()) as xid`)
+  : db.insertInto('audit_logs').values(Object.fromEntries(AUDIT_COLUMNS.map((c, i) => [c, values[i]])) as Insertable<AuditLogTable>));
 
 export type StoredAuditLog = Omit<AuditLogTable, 'sequence'> & { sequence: number };
 

@@ -1,6 +1,7 @@
 import { PostgresAdapter, sql } from 'kysely';
 import { newId } from '../ids/ids.js';
 import type { Db } from '../storage/database.js';
+import { prepared } from '../storage/prepared.js';
 import { planDeliveries, queueDeliveries, queuedWith } from '../webhooks/fanout.js';
 import { currentOrigin } from './origin.js';
 import { announceEvents } from './signal.js';
@@ -27,6 +28,9 @@ const USER_EVENTS_LOCK_CLASS = 7241;
  * already; session writers may not). The lock, the event, its messages and the
  * NOTIFY are one statement.
  */
+const insertEvent = prepared((db: Db, id: string, type: string, data: string, userId: string | null, createdAt: number, httpRequest: string | null) =>
+  db.insertInto('events').values({ id, type, data, user_id: userId, created_at: createdAt, http_request: httpRequest }).returning('sequence'));
+
 export async function recordEvent(db: Db, now: number, type: EventType, data: object, userId: string | null): Promise<void> {
   const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
   const id = newId('evt', now);
@@ -48,7 +52,8 @@ export async function recordEvent(db: Db, now: number, type: EventType, data: ob
       ${plan.length ? queuedWith(plan, event, now) : sql`select sequence from ev`}`.execute(db);
     return;
   }
-  const { sequence } = await db.insertInto('events').values(values).returning('sequence').executeTakeFirstOrThrow();
+  const { rows } = await db.executeQuery<{ sequence: number }>(insertEvent(db, values.id, values.type, values.data, values.user_id, values.created_at, values.http_request));
+  const sequence = rows[0]!.sequence;
   await queueDeliveries(db, plan, { ...event, sequence: Number(sequence) }, now);
   if (plan.length) announceEvents();
 }

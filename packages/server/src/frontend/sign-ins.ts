@@ -9,7 +9,9 @@ import { lockLiveUser } from '../users/store.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { Db } from '../storage/database.js';
 import { lockedError, suspensionRefusal, type UserRecord } from '../users/user-record.js';
-import type { SessionTable } from '../storage/schema.js';
+import type { SessionTable, UserTable } from '../storage/schema.js';
+import { prepared } from '../storage/prepared.js';
+import type { CompiledQuery } from 'kysely';
 import type { ClientRef } from './clients.js';
 
 export const passwordSignInSchema = z.strictObject({
@@ -34,24 +36,31 @@ let standIn: Promise<string> | undefined;
  * as far as the instance's sign_in_identifiers allow.
  */
 export async function findByIdentifier(s: Services, identifier: string) {
-  return identifierQuery(s.db, s.settings.get().sign_in_identifiers, identifier)?.executeTakeFirst();
+  const query = identifierQuery(s.db, s.settings.get().sign_in_identifiers, identifier);
+  return query && (await s.db.executeQuery<SignInUser>(query)).rows[0];
 }
+
+/** What sign-in needs to know of a user. */
+type SignInUser = Pick<UserTable, 'id' | 'password_digest' | 'banned' | 'ban_reason' | 'banned_until' | 'locked' | 'failed_attempts' | 'locked_until'>;
 
 /**
  * The query behind findByIdentifier: one indexed lookup. Usernames cannot
  * contain "@" and email addresses must, so the identifier says which it is
  * (an OR of both made SQLite scan every user on each sign-in).
  */
-export function identifierQuery(db: Db, kinds: readonly string[], identifier: string) {
+export function identifierQuery(db: Db, kinds: readonly string[], identifier: string): CompiledQuery | undefined {
   const id = identifier.trim().toLowerCase();
   const byEmail = id.includes('@');
   if (!kinds.includes(byEmail ? 'email_address' : 'username')) return undefined;
-  const live = db.selectFrom('users').select(['id', 'password_digest', 'banned', 'ban_reason', 'banned_until', 'locked', 'failed_attempts', 'locked_until'])
-    .where('deleted_at', 'is', null);
-  return byEmail
-    ? live.where('id', 'in', db.selectFrom('email_addresses').select('user_id').where('email_lower', '=', id))
-    : live.where('username', '=', id);
+  return byEmail ? userByEmail(db, id) : userByUsername(db, id);
 }
+
+const signInUser = (db: Db) => db.selectFrom('users')
+  .select(['id', 'password_digest', 'banned', 'ban_reason', 'banned_until', 'locked', 'failed_attempts', 'locked_until'])
+  .where('deleted_at', 'is', null);
+const userByEmail = prepared((db: Db, email: string) =>
+  signInUser(db).where('id', 'in', db.selectFrom('email_addresses').select('user_id').where('email_lower', '=', email)));
+const userByUsername = prepared((db: Db, username: string) => signInUser(db).where('username', '=', username));
 
 /** Refuses a first factor the instance has turned off. */
 export function requireFactor(s: Services, factor: 'password' | 'email_code'): void {

@@ -3,7 +3,9 @@ import { notFound } from '../errors/latchkey-error.js';
 import { newId } from '../ids/ids.js';
 import type { InstanceSettings } from '../instance/settings.js';
 import type { Db } from '../storage/database.js';
-import type { SessionStatus, SessionTable } from '../storage/schema.js';
+import type { SessionStatus, SessionTable, UserTable } from '../storage/schema.js';
+import { prepared } from '../storage/prepared.js';
+import type { Insertable } from 'kysely';
 import { recordEvent } from '../events/outbox.js';
 import { recordAudit } from '../audit/audit-log.js';
 import { findLiveUser, loadUserRecords } from '../users/store.js';
@@ -66,8 +68,7 @@ export async function openSession(
   // Under the user's row lock (taken by this update): a concurrent ban either sees
   // this session and revokes it, or commits first and this create sees `banned`.
   // A refusal throws, and the caller's transaction undoes the update.
-  const row = await trx.updateTable('users').set({ last_active_at: now, last_sign_in_at: now })
-    .where('id', '=', userId).where('deleted_at', 'is', null).returningAll().executeTakeFirst();
+  const row = (await trx.executeQuery<UserTable>(touchLiveUser(trx, userId, now))).rows[0];
   if (!row) throw notFound('User');
   const refused = suspensionRefusal(row, now);
   if (refused) throw refused;
@@ -84,15 +85,26 @@ export async function openSession(
     updated_at: now,
   };
   if (client && 'existing' in client) {
-    await trx.updateTable('clients').set({ last_active_session_id: session.id, updated_at: now }).where('id', '=', clientId).execute();
+    await trx.executeQuery(activateClientSession(trx, clientId, session.id, now));
   } else {
-    await trx.insertInto('clients').values({ token_hash: null, created_at: now, ...stored, id: clientId, last_active_session_id: session.id, updated_at: now }).execute();
+    await trx.executeQuery(insertClient(trx, clientId, stored?.token_hash ?? null, session.id, stored?.created_at ?? now, now));
   }
-  await trx.insertInto('sessions').values(session).execute();
+  await trx.executeQuery(insertSession(trx, ...SESSION_COLUMNS.map((c) => session[c])));
   const [user] = await loadUserRecords(trx, [row]);
   await recordEvent(trx, now, 'session.created', sessionEventData(session, user!), userId);
   return { session, user: user! };
 }
+
+// The statements every sign-in runs, compiled once (storage/prepared.ts).
+const touchLiveUser = prepared((db: Db, userId: string, now: number) => db.updateTable('users')
+  .set({ last_active_at: now, last_sign_in_at: now }).where('id', '=', userId).where('deleted_at', 'is', null).returningAll());
+const activateClientSession = prepared((db: Db, clientId: string, sessionId: string, now: number) =>
+  db.updateTable('clients').set({ last_active_session_id: sessionId, updated_at: now }).where('id', '=', clientId));
+const insertClient = prepared((db: Db, id: string, tokenHash: string | null, sessionId: string, createdAt: number, now: number) =>
+  db.insertInto('clients').values({ id, token_hash: tokenHash, last_active_session_id: sessionId, created_at: createdAt, updated_at: now }));
+const SESSION_COLUMNS = ['id', 'client_id', 'user_id', 'status', 'last_active_at', 'expire_at', 'abandon_at', 'created_at', 'updated_at'] as const;
+const insertSession = prepared((db: Db, ...values: unknown[]) =>
+  db.insertInto('sessions').values(Object.fromEntries(SESSION_COLUMNS.map((c, i) => [c, values[i]])) as Insertable<SessionTable>));
 
 /** A session with its status as of now; 404 when unknown. */
 export async function getSession(db: Db, clock: Clock, id: string): Promise<SessionTable> {

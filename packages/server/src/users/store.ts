@@ -1,7 +1,8 @@
 import { sql, type Expression, type SqlBool, type ExpressionBuilder } from 'kysely';
 import { notFound } from '../errors/latchkey-error.js';
 import type { Db } from '../storage/database.js';
-import type { Database, UserTable } from '../storage/schema.js';
+import type { Database, EmailAddressTable, PhoneNumberTable, UserTable } from '../storage/schema.js';
+import { prepared } from '../storage/prepared.js';
 import type { UserFilter, UserOrderField } from './schemas.js';
 import type { UserRecord } from './user-record.js';
 
@@ -9,6 +10,7 @@ import type { UserRecord } from './user-record.js';
 
 export async function loadUserRecords(db: Db, users: UserTable[]): Promise<UserRecord[]> {
   if (users.length === 0) return [];
+  if (users.length === 1) return [await loadOneRecord(db, users[0]!)];
   const ids = users.map((u) => u.id);
   const [emails, phones] = await Promise.all([
     db.selectFrom('email_addresses').selectAll().where('user_id', 'in', ids).orderBy('created_at').orderBy('id').execute(),
@@ -19,6 +21,20 @@ export async function loadUserRecords(db: Db, users: UserTable[]): Promise<UserR
     emails: emails.filter((e) => e.user_id === user.id),
     phones: phones.filter((p) => p.user_id === user.id),
   }));
+}
+
+// One user's identifiers: what every sign-in and session event reads, compiled once (storage/prepared.ts).
+const emailsOf = prepared((db: Db, userId: string) =>
+  db.selectFrom('email_addresses').selectAll().where('user_id', '=', userId).orderBy('created_at').orderBy('id'));
+const phonesOf = prepared((db: Db, userId: string) =>
+  db.selectFrom('phone_numbers').selectAll().where('user_id', '=', userId).orderBy('created_at').orderBy('id'));
+
+async function loadOneRecord(db: Db, user: UserTable): Promise<UserRecord> {
+  const [emails, phones] = await Promise.all([
+    db.executeQuery<EmailAddressTable>(emailsOf(db, user.id)),
+    db.executeQuery<PhoneNumberTable>(phonesOf(db, user.id)),
+  ]);
+  return { user, emails: emails.rows, phones: phones.rows };
 }
 
 export async function findLiveUser(db: Db, id: string): Promise<UserRecord | undefined> {

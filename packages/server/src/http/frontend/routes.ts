@@ -8,7 +8,9 @@ import type { Services } from '../../services.js';
 import { effectiveStatus } from '../../sessions/lifecycle.js';
 import { sessionJson } from '../../sessions/serialize.js';
 import { endSession, getSession, touchSession } from '../../sessions/sessions.js';
-import type { ClientTable } from '../../storage/schema.js';
+import type { ClientTable, SessionTable } from '../../storage/schema.js';
+import type { Db } from '../../storage/database.js';
+import { prepared } from '../../storage/prepared.js';
 import { mintToken } from '../../tokens/mint.js';
 import { loadUserRecords } from '../../users/store.js';
 import type { UserRecord } from '../../users/user-record.js';
@@ -21,6 +23,10 @@ import { browserGuards, clientForSignIn, requireClient, type ClientForSignIn } f
 const tokenSchema = z.strictObject({});
 const codeSchema = z.strictObject({ code: z.string().max(16) });
 
+/** A client's active sessions, oldest first: read for every answer, so compiled once (storage/prepared.ts). */
+const activeSessionsOf = prepared((db: Db, clientId: string) =>
+  db.selectFrom('sessions').selectAll().where('client_id', '=', clientId).where('status', '=', 'active').orderBy('created_at'));
+
 /**
  * The Frontend API: what a browser or native app calls for its end user. A
  * request's client comes from the `__client` cookie or a Bearer client token;
@@ -32,8 +38,7 @@ export function frontendRoutes(s: Services) {
 
   /** The client as the app sees it; `known` users (just read in the request's own change) are not read again. */
   async function clientJson(client: ClientTable, known: UserRecord[] = []) {
-    const rows = await s.db.selectFrom('sessions').selectAll().where('client_id', '=', client.id)
-      .where('status', '=', 'active').orderBy('created_at').execute();
+    const { rows } = await s.db.executeQuery<SessionTable>(activeSessionsOf(s.db, client.id));
     const live = rows.filter((r) => effectiveStatus(r, now()) === 'active');
     const missing = [...new Set(live.map((r) => r.user_id))].filter((id) => !known.some((u) => u.user.id === id));
     const users = missing.length
