@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { base62, newId, randomToken, type IdPrefix } from './ids.js';
+import { base62, newId, newJti, randomToken, type IdPrefix } from './ids.js';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -100,5 +100,17 @@ describe('base62 encoding', () => {
       }
     }
     expect(seen.size).toBe(800);
+  });
+});
+
+describe('newJti', () => {
+  it('is 20 hex characters and does not repeat across many pool refills', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 5000; i++) {
+      const jti = newJti();
+      expect(jti).toMatch(/^[0-9a-f]{20}$/);
+      seen.add(jti);
+    }
+    expect(seen.size).toBe(5000);
   });
 });

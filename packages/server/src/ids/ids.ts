@@ -31,12 +31,12 @@ export function base62(bytes: Uint8Array, width: number): string {
 
 /**
  * Random bytes for ids, drawn from a buffer refilled 4 KiB at a time: one
- * system call for hundreds of ids instead of one each. Only ids use it; secrets
- * (randomToken, client tokens) take fresh bytes of their own.
+ * system call for hundreds of ids instead of one each. Only ids (and token ids)
+ * use it; secrets (randomToken, client tokens) take fresh bytes of their own.
  */
 const pool = Buffer.allocUnsafe(4096);
 let poolOffset = pool.length;
-function idRandom(n: number): Uint8Array {
+function idRandom(n: number): Buffer {
   if (poolOffset + n > pool.length) {
     randomFillSync(pool);
     poolOffset = 0;
@@ -59,6 +59,9 @@ export function newId(prefix: IdPrefix, nowMs: number = Date.now()): string {
   buf.set(idRandom(16), 4);
   return `${prefix}_${base62(buf, 27)}`;
 }
+
+/** A token id (`jti`): 10 random bytes in hex, unique per token; drawn from the ids' pool, since every token needs one. */
+export const newJti = (): string => idRandom(10).toString('hex');
 
 /** A random token of `bytes` bytes in base62 (used for secrets, not ids). */
 export function randomToken(bytes: number): string {

@@ -1,4 +1,4 @@
-import { randomBytes, sign, type KeyObject } from 'node:crypto';
+import { sign, type KeyObject } from 'node:crypto';
 import type { Keyring } from '../keys/keyring.js';
 
 /**
@@ -24,6 +24,3 @@ export class JwtSigner {
     return `${input}.${signature.toString('base64url')}`;
   }
 }
-
-/** A token id: unique per token, as Clerk's `jti`. */
-export const newJti = () => randomBytes(10).toString('hex');

@@ -10,7 +10,8 @@ import type { SessionTable } from '../storage/schema.js';
 import { findLiveUser } from '../users/store.js';
 import { isStatic, renderClaims } from './claims-template.js';
 import { findTemplate } from './jwt-templates.js';
-import { newJti, type JwtSigner } from './jwt-signer.js';
+import type { JwtSigner } from './jwt-signer.js';
+import { newJti } from '../ids/ids.js';
 import { shortcodeContext } from './shortcodes.js';
 
 export interface MintDeps {
