@@ -1,4 +1,3 @@
-import type { CompiledQuery } from 'kysely';
 import type { Clock } from '../clock/clock.js';
 import { LatchkeyError, notFound } from '../errors/latchkey-error.js';
 import { SESSION_CLAIMS_MAX_BYTES, type InstanceSettings } from '../instance/settings.js';
@@ -6,6 +5,7 @@ import { recordAudit } from '../audit/audit-log.js';
 import { bannedError, isBanned, lockedError } from '../users/user-record.js';
 import { effectiveStatus } from '../sessions/lifecycle.js';
 import type { Db } from '../storage/database.js';
+import { prepared } from '../storage/prepared.js';
 import type { SessionTable } from '../storage/schema.js';
 import { findLiveUser } from '../users/store.js';
 import { isStatic, renderClaims } from './claims-template.js';
@@ -43,9 +43,8 @@ function sessionQuery(db: Db, sessionId: string) {
 }
 type SessionRow = Awaited<ReturnType<ReturnType<typeof sessionQuery>['executeTakeFirst']>>;
 
-// The token endpoint is the hot path: its one query is compiled once per database
-// and then only re-bound, instead of being rebuilt and recompiled per request.
-const compiledSessionQuery = new WeakMap<Db, CompiledQuery>();
+// The token endpoint is the hot path: its one query is compiled once and then only re-bound.
+const liveSessionQuery = prepared(sessionQuery);
 
 /**
  * Why a session may not have tokens now, or null when it may. A suspension
@@ -85,12 +84,7 @@ const refusalAudits = {
 
 /** The session, if it may have a token now; a refusal is audited (session.token_refused) and thrown. */
 async function loadLiveSession(db: Db, sessionId: string, now: number): Promise<SessionTable> {
-  let compiled = compiledSessionQuery.get(db);
-  if (!compiled) {
-    compiled = sessionQuery(db, '').compile();
-    compiledSessionQuery.set(db, compiled);
-  }
-  const result = await db.executeQuery<NonNullable<SessionRow>>({ ...compiled, parameters: [sessionId] });
+  const result = await db.executeQuery<NonNullable<SessionRow>>(liveSessionQuery(db, sessionId));
   const row = result.rows[0];
   if (!row) throw notFound('Session');
   const refused = refusal(row, now);
