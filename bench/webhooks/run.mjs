@@ -502,7 +502,7 @@ function render() {
   o.push(`- Machine: node ${machine.node}, ${machine.cores} cores (os.availableParallelism()), ${machine.cpu}, ${machine.platform}; load average at start ${machine.load}`);
   o.push(`- Date: ${machine.date}`);
   o.push(`- Storage: ${ds.map((d) => results[d].storage).join('; ')}${ds.includes('postgres') ? `; the PostgreSQL cluster is a throwaway one on the same machine with ${POSTGRES_SETTINGS.slice(0, 3).join(', ')} (as the test cluster)` : ''}`);
-  o.push(`- Server: \`node packages/server/dist/cli/main.js start\`, default webhook settings (LATCHKEY_WEBHOOK_CONCURRENCY 64, timeout 15 s), one process at a time; receiver: node:http in its own process, answering 204 at once; producer: this process. All on the same ${machine.cores} cores.`);
+  o.push(`- Server: \`node packages/server/bin/latchkey.cjs start\`, default webhook settings (LATCHKEY_WEBHOOK_CONCURRENCY 64, timeout 15 s), one process at a time; receiver: node:http in its own process, answering 204 at once; producer: this process. All on the same ${machine.cores} cores.`);
   o.push(`- Events: Backend API \`PATCH /v1/users/{id}/metadata\` (one \`user.updated\` per request, ~${USERS} users cycled), endpoints subscribed to \`user.updated\`. Windows of ${WINDOW_MS / 1000} s after ${WARM_MS / 1000} s of warm-up.`);
   o.push('- Latency ("commit->delivery") = arrival at the receiver (Date.now() when the body was read) − the envelope\'s `timestamp` (the server\'s Date.now() taken in the');
   o.push('  committing transaction just before the event is written; on PostgreSQL before the wait for the per-user event lock). Same clock. It runs from a little');

@@ -22,7 +22,7 @@ export function freePort() {
 }
 
 /**
- * Spawns `node packages/server/dist/cli/main.js start` on `dataDir`, waits until /health answers,
+ * Spawns `node packages/server/bin/latchkey.cjs start` on `dataDir`, waits until /health answers,
  * and reads the secret key from keys.env. With `cpuProfDir`, the server runs under `--cpu-prof`
  * and writes its profile there when it exits (SIGTERM -> process.exit). The data dir is the
  * caller's: `stop()` leaves it (several processes may use one storage in turn).
@@ -30,7 +30,7 @@ export function freePort() {
 export async function spawnLatchkey({ dataDir, cpuProfDir, env = {}, baseEnv = process.env, nodeArgs: extraNodeArgs = [], root = ROOT, startupMs = 30_000 }) {
   const port = await freePort();
   const nodeArgs = [...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), ...extraNodeArgs];
-  const child = spawn(process.execPath, [...nodeArgs, join(root, 'packages/server/dist/cli/main.js'), 'start'], {
+  const child = spawn(process.execPath, [...nodeArgs, join(root, 'packages/server/bin/latchkey.cjs'), 'start'], {
     cwd: root,
     env: { ...baseEnv, ...env, PORT: String(port), LATCHKEY_DATA_DIR: dataDir, LATCHKEY_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -145,6 +145,7 @@ function describe(err: NodeJS.ErrnoException): string {
     case 'ECONNRESET': return 'connection reset';
     case 'ENOTFOUND': return 'host not found';
     case 'EAI_AGAIN': return 'DNS lookup failed (temporary)';
+    case 'ETIMEOUT': return 'DNS lookup timed out';
     case 'ETIMEDOUT': return 'connection timed out';
     case 'EHOSTUNREACH': return 'host unreachable';
     default: return err.message;

@@ -106,7 +106,7 @@ describe('destinationProblem', () => {
   /** A resolver that answers from a table and fails for names it does not know. */
   const table = (answers: Record<string, string[]>) => {
     const asked: string[] = [];
-    const lookup = async (host: string, _opts: { all: true }): Promise<LookupAddress[]> => {
+    const lookup = async (host: string): Promise<LookupAddress[]> => {
       asked.push(host);
       const addrs = answers[host];
       if (!addrs) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });

@@ -1,6 +1,6 @@
-import { lookup as dnsLookup } from 'node:dns';
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
+import { hostLookup, type HostLookup } from './host-lookup.js';
 
 /**
  * Where a webhook may be sent. A server that POSTs to URLs an operator (or a
@@ -110,23 +110,23 @@ export function urlProblem(value: string): string | undefined {
   return undefined;
 }
 
-type LookupFn = (host: string, opts: { all: true }) => Promise<LookupAddress[]>;
-const systemLookup: LookupFn = (host, opts) =>
-  new Promise((resolve, reject) => dnsLookup(host, opts, (err, addrs) => (err ? reject(err) : resolve(addrs))));
+// One resolver for the process, made on first use (it reads /etc/resolv.conf).
+let shared: HostLookup | undefined;
+const defaultLookup: HostLookup = (host) => (shared ??= hostLookup())(host);
 
 /**
  * Checks where a URL's host points. Every address must be allowed: a name with
  * one public and one private address could otherwise be steered inward. A host
  * that does not resolve (yet) passes; delivery checks again when it connects.
  */
-export async function destinationProblem(value: string, policy: DestinationPolicy, lookup: LookupFn = systemLookup):
+export async function destinationProblem(value: string, policy: DestinationPolicy, lookup: HostLookup = defaultLookup):
   Promise<string | undefined> {
   const host = new URL(value).hostname.replace(/^\[|\]$/g, '');
   let addresses: string[];
   if (isIP(host)) addresses = [host];
   else {
     try {
-      addresses = (await lookup(host, { all: true })).map((a) => a.address);
+      addresses = (await lookup(host)).map((a) => a.address);
     } catch {
       return undefined;
     }
@@ -141,21 +141,26 @@ export async function destinationProblem(value: string, policy: DestinationPolic
 /**
  * A `lookup` for http.request that refuses forbidden addresses at connect time
  * (after DNS has answered), so what was checked is what is connected to.
+ * Names are resolved off libuv's pool (host-lookup.ts).
  */
-export function guardedLookup(policy: DestinationPolicy) {
+export function guardedLookup(policy: DestinationPolicy, lookup: HostLookup = defaultLookup) {
   return (hostname: string, options: LookupOptions,
     callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void): void => {
-    dnsLookup(hostname, { ...options, all: true }, (err, addrs) => {
-      if (err) return callback(err, '', 0);
+    const answer = (addrs: LookupAddress[]) => {
       for (const a of addrs) {
         const why = refusal(a.address, policy);
         if (why) {
           return callback(Object.assign(new Error(`refused: ${hostname} ${why}`), { code: 'EDESTINATION' }), '', 0);
         }
       }
-      if (options.all) return callback(null, addrs);
-      const first = addrs[0]!;
-      callback(null, first.address, first.family);
-    });
+      const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family;
+      const usable = family === 4 || family === 6 ? addrs.filter((a) => a.family === family) : addrs;
+      if (usable.length === 0) {
+        return callback(Object.assign(new Error(`${hostname} has no IPv${family} address`), { code: 'ENOTFOUND' }), '', 0);
+      }
+      if (options.all) return callback(null, usable);
+      callback(null, usable[0]!.address, usable[0]!.family);
+    };
+    lookup(hostname).then(answer, (err: NodeJS.ErrnoException) => callback(err, '', 0));
   };
 }

@@ -3,9 +3,11 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TestServer } from './server.js';
 
-/** The repository root and the built CLI, run as a user would: `node packages/server/dist/cli/main.js …`. */
+/** The repository root and the built CLI, run as a user would: `node packages/server/bin/latchkey.cjs …`. */
 export const ROOT = resolve(import.meta.dirname, '../../../..');
-export const CLI = join(ROOT, 'packages/server/dist/cli/main.js');
+export const CLI = join(ROOT, 'packages/server/bin/latchkey.cjs');
+/** What `npm run build` makes and the CLI loads. */
+const BUILT = join(ROOT, 'packages/server/dist/cli/main.js');
 
 export interface CliResult {
   code: number;
@@ -36,7 +38,7 @@ export function serverEnv(server: TestServer, extra: Record<string, string> = {}
 }
 
 export function assertBuilt(): void {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first.`);
+  if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: run \`npm run build\` first.`);
 }
 
 /** Runs the built CLI to completion with a clean environment plus `env`. */
