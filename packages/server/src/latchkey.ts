@@ -22,6 +22,7 @@ import { applyPreset } from './roles/presets.js';
 import { liftExpiredBans } from './users/suspension.js';
 import { DeliveryWorker } from './webhooks/worker.js';
 import { hasherPool } from './passwords/hasher-pool.js';
+import { withOrigin, type RequestOrigin } from './events/origin.js';
 
 export interface LatchkeyOptions {
   clock?: Clock;
@@ -34,6 +35,8 @@ export interface LatchkeyOptions {
   random?: () => number;
   /** How often expired bans are lifted (ms; 30 s by default). */
   maintenanceIntervalMs?: number;
+  /** Whose doing the roles and settings applied from the configuration at start are (the CLI: the operator). */
+  origin?: RequestOrigin;
 }
 
 export interface Latchkey {
@@ -71,9 +74,10 @@ async function assemble(config: Config, storage: Storage, clock: Clock, logger: 
   const settings = new SettingsStore(db, clock);
   await settings.reload();
   // Roles and settings given in the environment win over stored ones at every start.
-  if (config.roles) await upsertRoles(db, clock, config.roles);
-  if (config.rolePreset) await applyPreset(db, clock, settings, config.rolePreset);
-  if (config.instanceSettings) await settings.update(config.instanceSettings, checkRoleSettings);
+  const configuring = opts.origin ? withOrigin(db, opts.origin) : db;
+  if (config.roles) await upsertRoles(configuring, clock, config.roles);
+  if (config.rolePreset) await applyPreset(configuring, clock, settings, config.rolePreset);
+  if (config.instanceSettings) await settings.update(config.instanceSettings, checkRoleSettings, configuring);
   const roles = new RoleCatalog(db);
   await roles.reload();
   const signer = new JwtSigner(keyring);

@@ -1,7 +1,7 @@
 import { PostgresAdapter, sql, type Insertable } from 'kysely';
 import { newId } from '../ids/ids.js';
 import { settledPage } from '../storage/commit-order.js';
-import { currentOrigin } from '../events/origin.js';
+import { originOf } from '../events/origin.js';
 import type { Db } from '../storage/database.js';
 import type { AuditLogTable } from '../storage/schema.js';
 import { prepared } from '../storage/prepared.js';
@@ -29,14 +29,14 @@ export interface Actor extends ActorRef {
 
 export interface AuditEntry {
   type: string;
-  /** Who acted; fields left out come from the request being served (events/origin.ts), else "system". */
+  /** Who acted; fields left out come from the origin the handle carries (events/origin.ts), else "system". */
   actor?: Actor;
   target?: { type: string; id: string };
   data?: object;
 }
 
-function resolveActor(given: Actor | undefined): Required<Actor> {
-  const origin = currentOrigin();
+function resolveActor(db: Db, given: Actor | undefined): Required<Actor> {
+  const origin = originOf(db);
   // The request's actor, unless the caller names another kind (then only what it gives).
   const base: ActorRef = given?.type && given.type !== origin?.actor?.type ? { type: given.type } : origin?.actor ?? { type: 'system' };
   return {
@@ -49,7 +49,7 @@ function resolveActor(given: Actor | undefined): Required<Actor> {
 
 /** Writes an audit entry in the caller's transaction, so it exists exactly when the change does. */
 export async function recordAudit(db: Db, now: number, e: AuditEntry): Promise<void> {
-  const actor = resolveActor(e.actor);
+  const actor = resolveActor(db, e.actor);
   const row = {
     id: newId('aud', now),
     type: e.type,

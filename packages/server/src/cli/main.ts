@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { systemClock } from '../clock/clock.js';
@@ -14,11 +13,10 @@ import { createLatchkey } from '../latchkey.js';
 import { preparePasswordStrength } from '../passwords/strength.js';
 import { createUserSchema } from '../users/schemas.js';
 import { createUser } from '../users/users.js';
-import { withOrigin } from '../events/origin.js';
 import { auditLogs } from './audit-logs.js';
 import { jwtTemplates } from './jwt-templates.js';
 import { roles } from './roles.js';
-import { UsageError, withStorage } from './shared.js';
+import { OPERATOR, UsageError, withStorage } from './shared.js';
 import { webhooks } from './webhooks.js';
 
 const HELP = `latchkey: self-hosted auth server
@@ -57,7 +55,7 @@ Usage:
 Configuration comes from the environment: see README.md.`;
 
 async function start(config: Config): Promise<void> {
-  const lk = await createLatchkey(config);
+  const lk = await createLatchkey(config, { origin: OPERATOR });
   const port = await lk.listen();
   // Load the password-strength dictionaries now (~0.3 s) rather than during the first sign-up.
   setImmediate(preparePasswordStrength);
@@ -182,17 +180,7 @@ async function main(argv: string[]): Promise<void> {
   throw new UsageError(`Unknown command: ${argv.join(' ')}`);
 }
 
-// What a command changes is audited as the operator's (named by their OS account).
-function operatorName(): string | null {
-  try {
-    return userInfo().username;
-  } catch {
-    return null; // no account entry (some containers)
-  }
-}
-const operator = { clientIp: '', userAgent: '', actor: { type: 'operator' as const, id: operatorName() } };
-
-withOrigin(operator, () => main(process.argv.slice(2))).catch((err: unknown) => {
+main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof UsageError) process.stderr.write(`${err.message}\n\n${HELP}\n`);
   else if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
   else if (err instanceof LatchkeyError) process.stderr.write(`${err.longMessage}\n`);

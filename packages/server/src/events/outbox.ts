@@ -3,7 +3,7 @@ import { newId } from '../ids/ids.js';
 import type { Db } from '../storage/database.js';
 import { prepared } from '../storage/prepared.js';
 import { planDeliveries, queueDeliveries, queuedWith } from '../webhooks/fanout.js';
-import { currentOrigin } from './origin.js';
+import { originOf } from './origin.js';
 import { announceEvents } from './signal.js';
 
 import type { EventType } from './types.js';
@@ -36,7 +36,7 @@ export async function recordEvent(db: Db, now: number, type: EventType, data: ob
   const id = newId('evt', now);
   const plan = await planDeliveries(db, type, userId ?? id, postgres);
   const event = { sequence: 0, id, type, userId };
-  const origin = currentOrigin();
+  const origin = originOf(db);
   const values = {
     id, type, data: JSON.stringify(data), user_id: userId, created_at: now,
     http_request: origin ? JSON.stringify({ client_ip: origin.clientIp, user_agent: origin.userAgent }) : null,

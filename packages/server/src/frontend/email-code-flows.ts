@@ -46,7 +46,7 @@ export async function requestCode(s: Services, purpose: Purpose, identifier: str
   const to = rec && primaryEmail(rec)?.email_address;
   if (!to) return;
   s.mailer
-    .send({ to, subject: `${code} ${SUBJECT_LINES[purpose]}`, text: `Your code is ${code}. It expires in 10 minutes.\n\nIf you did not ask for it, ignore this email.`, kind: purpose })
+    .send({ to, subject: `${code} ${SUBJECT_LINES[purpose]}`, text: `Your code is ${code}. It expires in 10 minutes.\n\nIf you did not ask for it, ignore this email.`, kind: purpose }, s.db)
     .catch((err: unknown) => s.logger.error({ err, kind: purpose }, 'sending an email code failed'));
 }
 

@@ -53,7 +53,7 @@ async function sendCode(s: Services, signUp: SignUpTable): Promise<void> {
     subject: `${code} is your verification code`,
     text: `Your verification code is ${code}. It expires in 10 minutes.\n\nIf you did not sign up, ignore this email.`,
     kind: 'verification_code',
-  });
+  }, s.db);
 }
 
 /**

@@ -48,7 +48,7 @@ export function createHttpApp(s: Services): Hono {
   app.route('/', discoveryRoutes(s));
   // The Frontend API answers before the Backend API's secret-key guard below:
   // end users authenticate with their client, not the secret key.
-  app.use('/v1/*', recordOrigin(s.config.trustedProxies.length ? trustedProxies(s.config.trustedProxies) : undefined));
+  app.use('/v1/*', recordOrigin(s.db, s.config.trustedProxies.length ? trustedProxies(s.config.trustedProxies) : undefined));
   app.route('/v1/client', frontendRoutes(s));
   app.route('/v1/me', meRoutes(s));
 

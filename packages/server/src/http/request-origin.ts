@@ -1,7 +1,15 @@
 import { BlockList, isIP } from 'node:net';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context, MiddlewareHandler } from 'hono';
-import { currentOrigin, withOrigin, type RequestOrigin } from '../events/origin.js';
+import { originOf, withOrigin, type RequestOrigin } from '../events/origin.js';
+import type { Db } from '../storage/database.js';
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** The database handle of this request: it carries the request's origin (events/origin.ts). */
+    db: Db;
+  }
+}
 
 /**
  * The proxies whose X-Forwarded-For is believed (LATCHKEY_TRUSTED_PROXIES):
@@ -53,9 +61,15 @@ export function clientIp(c: Context, trusted?: BlockList): string {
 
 /** The request's origin as recorded by recordOrigin (the client's address and user agent). */
 export function requestOrigin(c: Context): RequestOrigin {
-  return currentOrigin() ?? { clientIp: clientIp(c), userAgent: c.req.header('user-agent') ?? '' };
+  const db = c.get('db') as Db | undefined;
+  return (db && originOf(db)) ?? { clientIp: clientIp(c), userAgent: c.req.header('user-agent') ?? '' };
 }
 
-/** Runs the request with its origin in scope, so the events and audit entries it records carry it (events/origin.ts). */
-export const recordOrigin = (trusted?: BlockList): MiddlewareHandler => (c, next) =>
-  withOrigin({ clientIp: clientIp(c, trusted), userAgent: c.req.header('user-agent') ?? '' }, next);
+/**
+ * Gives the request its database handle (`c.var.db`), carrying the request's
+ * origin, so the events and audit entries it records carry it (events/origin.ts).
+ */
+export const recordOrigin = (db: Db, trusted?: BlockList): MiddlewareHandler => (c, next) => {
+  c.set('db', withOrigin(db, { clientIp: clientIp(c, trusted), userAgent: c.req.header('user-agent') ?? '' }));
+  return next();
+};

@@ -20,6 +20,7 @@ export function secretKeyAuth(keys: SecretKeyVerifier): MiddlewareHandler {
     const id = keys.identify(key);
     if (!id) throw unauthenticated('The secret key is not valid for this instance.');
     // What the request changes is audited as this key's doing.
-    await withActor({ type: 'secret_key', id }, next);
+    c.set('db', withActor(c.var.db, { type: 'secret_key', id }));
+    await next();
   };
 }

@@ -50,9 +50,11 @@ export class SettingsStore {
    * through different instances both land. A function patch sees the stored
    * settings. A change is audited (instance.updated, with the names of the
    * settings that changed); an update that changes nothing writes nothing.
+   * `acting` is the handle whose origin the audit entry records (events/origin.ts).
    */
-  async update(patch: Patch | ((stored: InstanceSettings) => Patch), verify?: (trx: Db, patch: Patch) => Promise<void>): Promise<InstanceSettings> {
-    const next = await this.db.transaction().execute(async (trx) => {
+  async update(patch: Patch | ((stored: InstanceSettings) => Patch), verify?: (trx: Db, patch: Patch) => Promise<void>,
+    acting: Db = this.db): Promise<InstanceSettings> {
+    const next = await acting.transaction().execute(async (trx) => {
       await lockInstance(trx);
       const stored = await readStoredSettings(trx);
       const given = typeof patch === 'function' ? patch(stored) : patch;

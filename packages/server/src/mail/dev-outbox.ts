@@ -15,7 +15,7 @@ import type { MailMessage, Mailer } from './mailer.js';
 export class DevOutbox implements Mailer {
   constructor(private readonly db: Db, private readonly clock: Clock, private readonly logger: Logger) {}
 
-  async send(message: MailMessage): Promise<void> {
+  async send(message: MailMessage, acting: Db = this.db): Promise<void> {
     const now = this.clock.now();
     const row: DevEmailTable = {
       id: newId('eml', now),
@@ -27,7 +27,7 @@ export class DevOutbox implements Mailer {
       created_at: now,
     };
     // Clerk sends email.created on development instances; so do we, with the email, in the same transaction.
-    await this.db.transaction().execute(async (trx) => {
+    await acting.transaction().execute(async (trx) => {
       await trx.insertInto('dev_emails').values(row).execute();
       await recordEvent(trx, now, 'email.created', emailEventData(row), null);
     });

@@ -18,7 +18,8 @@ export interface MailMessage {
 
 /** Sends end-user email. Resolves once the message is handed on; rejects when it could not be. */
 export interface Mailer {
-  send(message: MailMessage): Promise<void>;
+  /** `acting`: the handle of the request that sends it, whose origin a recorded event carries (events/origin.ts). */
+  send(message: MailMessage, acting?: Db): Promise<void>;
 }
 
 /**
@@ -28,8 +29,8 @@ export interface Mailer {
  */
 export function sendThroughAll(mailers: Mailer[]): Mailer {
   return {
-    async send(message) {
-      for (const m of mailers) await m.send(message);
+    async send(message, acting) {
+      for (const m of mailers) await m.send(message, acting);
     },
   };
 }

@@ -75,6 +75,6 @@ export async function applyPreset(db: Db, clock: Clock, settings: SettingsStore,
     if (stored.sign_up_roles.length === 0 && preset.signUpRoles.length) patch.sign_up_roles = preset.signUpRoles;
     if (Object.keys(stored.session_claims).length === 0) patch.session_claims = ROLE_SESSION_CLAIMS;
     return patch;
-  });
+  }, undefined, db);
   return created;
 }

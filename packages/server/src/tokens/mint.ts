@@ -1,7 +1,7 @@
 import type { Clock } from '../clock/clock.js';
 import { LatchkeyError, notFound } from '../errors/latchkey-error.js';
 import { SESSION_CLAIMS_MAX_BYTES, type InstanceSettings } from '../instance/settings.js';
-import { recordAudit } from '../audit/audit-log.js';
+import { recordAudit, type Actor } from '../audit/audit-log.js';
 import { bannedError, isBanned, lockedError } from '../users/user-record.js';
 import { effectiveStatus } from '../sessions/lifecycle.js';
 import type { Db } from '../storage/database.js';
@@ -30,6 +30,8 @@ export interface MintOptions {
   expiresInSeconds?: number | undefined;
   /** The origin the token is for (Clerk's `azp`); absent for server-side minting. */
   authorizedParty?: string | undefined;
+  /** Who asks, for the audit entry of a refusal; the handle's origin (events/origin.ts) fills in the rest. */
+  actor?: Actor | undefined;
 }
 
 
@@ -83,14 +85,14 @@ const refusalAudits = {
 };
 
 /** The session, if it may have a token now; a refusal is audited (session.token_refused) and thrown. */
-async function loadLiveSession(db: Db, sessionId: string, now: number): Promise<SessionTable> {
+async function loadLiveSession(db: Db, sessionId: string, now: number, actor: Actor | undefined): Promise<SessionTable> {
   const result = await db.executeQuery<NonNullable<SessionRow>>(liveSessionQuery(db, sessionId));
   const row = result.rows[0];
   if (!row) throw notFound('Session');
   const refused = refusal(row, now);
   if (refused) {
     if (refusalAudits.take(row.id, now)) {
-      await recordAudit(db, now, { type: 'session.token_refused', target: { type: 'user', id: row.user_id },
+      await recordAudit(db, now, { type: 'session.token_refused', actor, target: { type: 'user', id: row.user_id },
         data: { session_id: row.id, reason: refused.code, ...(refused.code === 'session_not_active' ? refused.meta : {}) } });
     }
     throw refused;
@@ -115,7 +117,7 @@ function checkCookieSize(custom: Record<string, unknown>): void {
  */
 export async function mintToken(deps: MintDeps, sessionId: string, opts: MintOptions = {}): Promise<string> {
   const now = deps.clock.now();
-  const session = await loadLiveSession(deps.db, sessionId, now);
+  const session = await loadLiveSession(deps.db, sessionId, now, opts.actor);
   const iat = Math.floor(now / 1000);
   const settings = deps.settings();
   const azp = opts.authorizedParty ? { azp: opts.authorizedParty } : {};

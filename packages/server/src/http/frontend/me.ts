@@ -46,8 +46,8 @@ export function meRoutes(s: Services) {
     const { client } = await requireClient(c, s);
     const unauthenticated = new LatchkeyError('unauthenticated', 'signed_out', 'Signed out', 'This client has no active session: sign in first.');
     if (!client.last_active_session_id) throw unauthenticated;
-    const session = await getSession(s.db, s.clock, client.last_active_session_id);
-    const rec = session.status === 'active' ? await findLiveUser(s.db, session.user_id) : undefined;
+    const session = await getSession(c.var.db, s.clock, client.last_active_session_id);
+    const rec = session.status === 'active' ? await findLiveUser(c.var.db, session.user_id) : undefined;
     if (!rec) throw unauthenticated;
     if (isBanned(rec.user, s.clock.now())) throw bannedError(rec.user);
     return { session, rec };
@@ -56,7 +56,8 @@ export function meRoutes(s: Services) {
   app.use(async (c, next) => {
     const found = await signedIn(c);
     c.set('me', found);
-    await withActor({ type: 'user', id: found.rec.user.id }, next);
+    c.set('db', withActor(c.var.db, { type: 'user', id: found.rec.user.id }));
+    await next();
   });
   const current = async (c: Context<Env>) => c.get('me');
   const json = (rec: UserRecord) => ownUserJson(rec, s.clock.now());
@@ -66,7 +67,7 @@ export function meRoutes(s: Services) {
   app.patch('/', async (c) => {
     const input = await jsonBody(c, profileSchema);
     const { rec } = await current(c);
-    return c.json(json(await updateUser(s.db, s.clock, rec.user.id, input)));
+    return c.json(json(await updateUser(c.var.db, s.clock, rec.user.id, input)));
   });
 
   app.post('/change_password', async (c) => {
@@ -83,7 +84,7 @@ export function meRoutes(s: Services) {
       throw err;
     }
     // One transaction: the new password and, when asked, every other session revoked.
-    const after = await updateUser(s.db, s.clock, rec.user.id,
+    const after = await updateUser(c.var.db, s.clock, rec.user.id,
       { password: input.new_password, skip_password_checks: true, sign_out_of_other_sessions: input.sign_out_of_other_sessions },
       { audit: 'user.password_changed', keepSessionId: session.id });
     return c.json(json(after));
@@ -91,23 +92,23 @@ export function meRoutes(s: Services) {
 
   app.get('/sessions', async (c) => {
     const { session, rec } = await current(c);
-    const { data } = await listSessions(s.db, s.clock, { user_id: rec.user.id, status: 'active' }, { limit: 500, offset: 0 });
+    const { data } = await listSessions(c.var.db, s.clock, { user_id: rec.user.id, status: 'active' }, { limit: 500, offset: 0 });
     return c.json({ data: data.map((x) => ({ ...sessionJson(x), current: x.id === session.id })), total_count: data.length });
   });
   app.post('/sessions/:sid/revoke', async (c) => {
     await jsonBody(c, z.strictObject({}));
     const { rec } = await current(c);
-    const target = await getSession(s.db, s.clock, c.req.param('sid'));
+    const target = await getSession(c.var.db, s.clock, c.req.param('sid'));
     if (target.user_id !== rec.user.id) throw notFound('Session');
-    return c.json(sessionJson(await revokeSession(s.db, s.clock, target.id)));
+    return c.json(sessionJson(await revokeSession(c.var.db, s.clock, target.id)));
   });
 
   app.post('/email_addresses', async (c) => {
     const { email_address } = await jsonBody(c, emailSchema);
     const { rec } = await current(c);
-    const { user, emailId } = await addEmailAddress(s.db, s.clock, rec.user.id, email_address);
-    const code = await issueCode(s.db, s.clock, 'verify_email', emailId);
-    await s.mailer.send({ to: email_address, subject: `${code} is your verification code`, text: `Your verification code is ${code}. It expires in 10 minutes.`, kind: 'verification_code' });
+    const { user, emailId } = await addEmailAddress(c.var.db, s.clock, rec.user.id, email_address);
+    const code = await issueCode(c.var.db, s.clock, 'verify_email', emailId);
+    await s.mailer.send({ to: email_address, subject: `${code} is your verification code`, text: `Your verification code is ${code}. It expires in 10 minutes.`, kind: 'verification_code' }, c.var.db);
     return c.json({ email_address_id: emailId, user: json(user) });
   });
   app.post('/email_addresses/:id/attempt_verification', async (c) => {
@@ -115,17 +116,17 @@ export function meRoutes(s: Services) {
     const { rec } = await current(c);
     const id = c.req.param('id');
     if (!rec.emails.some((e) => e.id === id)) throw notFound('Email address');
-    await consumeCode(s.db, s.clock, 'verify_email', id, code);
-    return c.json(json(await markEmailVerified(s.db, s.clock, rec.user.id, id)));
+    await consumeCode(c.var.db, s.clock, 'verify_email', id, code);
+    return c.json(json(await markEmailVerified(c.var.db, s.clock, rec.user.id, id)));
   });
   app.post('/email_addresses/:id/make_primary', async (c) => {
     await jsonBody(c, z.strictObject({}));
     const { rec } = await current(c);
-    return c.json(json(await makePrimaryEmail(s.db, s.clock, rec.user.id, c.req.param('id'))));
+    return c.json(json(await makePrimaryEmail(c.var.db, s.clock, rec.user.id, c.req.param('id'))));
   });
   app.delete('/email_addresses/:id', async (c) => {
     const { rec } = await current(c);
-    return c.json(json(await removeEmailAddress(s.db, s.clock, rec.user.id, c.req.param('id'))));
+    return c.json(json(await removeEmailAddress(c.var.db, s.clock, rec.user.id, c.req.param('id'))));
   });
 
   app.delete('/', async (c) => {
@@ -133,7 +134,7 @@ export function meRoutes(s: Services) {
     if (!s.settings.get().allow_self_delete || !rec.user.delete_self_enabled) {
       throw new LatchkeyError('forbidden', 'delete_self_disabled', 'Not allowed', 'This account cannot delete itself; ask an administrator.');
     }
-    await deleteUser(s.db, s.clock, rec.user.id);
+    await deleteUser(c.var.db, s.clock, rec.user.id);
     return c.json({ object: 'user', id: rec.user.id, deleted: true });
   });
   return app;

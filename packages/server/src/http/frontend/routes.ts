@@ -63,9 +63,15 @@ export function frontendRoutes(s: Services) {
     return c.json({ response, client: await clientJson(client.after(done.session), [done.user]) });
   };
 
+  /** The services with this request's database handle, so what the domain records carries the request's origin. */
+  const acting = (c: Context): Services => ({ ...s, db: c.var.db });
+
   app.use(...browserGuards(s));
   // End users act here; who exactly is known once they sign in (the domain names them then).
-  app.use((_c, next) => withActor({ type: 'user' }, next));
+  app.use((c, next) => {
+    c.set('db', withActor(c.var.db, { type: 'user' }));
+    return next();
+  });
 
   app.get('/', async (c) => {
     const { client } = await requireClient(c, s);
@@ -80,17 +86,17 @@ export function frontendRoutes(s: Services) {
     await s.limits.consume('signUpPerIp', ip(c));
     const input = await jsonBody(c, signUpSchema);
     const { client } = await requireClient(c, s, true);
-    return reply(c, client.id, signUpJson(await startSignUp(s, client.id, input)));
+    return reply(c, client.id, signUpJson(await startSignUp(acting(c), client.id, input)));
   });
   app.post('/sign_ups/:id/prepare_verification', async (c) => {
     await jsonBody(c, z.strictObject({ strategy: z.literal('email_code').optional() }));
     const { client } = await requireClient(c, s);
-    return reply(c, client.id, signUpJson(await resendSignUpCode(s, client.id, c.req.param('id'))));
+    return reply(c, client.id, signUpJson(await resendSignUpCode(acting(c), client.id, c.req.param('id'))));
   });
   app.post('/sign_ups/:id/attempt_verification', async (c) => {
     const { code } = await jsonBody(c, codeSchema);
     const { client } = await requireClient(c, s);
-    return reply(c, client.id, signUpJson(await verifySignUp(s, client.id, c.req.param('id'), code)));
+    return reply(c, client.id, signUpJson(await verifySignUp(acting(c), client.id, c.req.param('id'), code)));
   });
 
   app.post('/sign_ins', async (c) => {
@@ -98,7 +104,7 @@ export function frontendRoutes(s: Services) {
     const { identifier, password } = await jsonBody(c, passwordSignInSchema);
     await s.limits.consume('signInPerIdentifier', identifier);
     const client = await clientForSignIn(c, s);
-    const done = await signInWithPassword(s, client.ref, identifier, password);
+    const done = await signInWithPassword(acting(c), client.ref, identifier, password);
     return signedInReply(c, client, done, { object: 'sign_in', status: 'complete', identifier, created_session_id: done.session.id });
   });
 
@@ -109,14 +115,14 @@ export function frontendRoutes(s: Services) {
     const { identifier } = await jsonBody(c, requestCodeSchema);
     await s.limits.consume('signInPerIdentifier', identifier);
     const { client } = await requireClient(c, s, true);
-    await requestCode(s, 'sign_in', identifier);
+    await requestCode(acting(c), 'sign_in', identifier);
     return reply(c, client.id, { object: 'sign_in', status: 'needs_first_factor', identifier, strategy: 'email_code' });
   });
   app.post('/sign_ins/email_code/attempt', async (c) => {
     await s.limits.consume('signInPerIp', ip(c));
     const { identifier, code } = await jsonBody(c, codeSignInSchema);
     const client = await clientForSignIn(c, s);
-    const done = await signInWithCode(s, client.ref, identifier, code);
+    const done = await signInWithCode(acting(c), client.ref, identifier, code);
     return signedInReply(c, client, done, { object: 'sign_in', status: 'complete', identifier, created_session_id: done.session.id });
   });
 
@@ -126,21 +132,21 @@ export function frontendRoutes(s: Services) {
     const { identifier } = await jsonBody(c, requestCodeSchema);
     await s.limits.consume('signInPerIdentifier', identifier);
     const { client } = await requireClient(c, s, true);
-    await requestCode(s, 'reset_password', identifier);
+    await requestCode(acting(c), 'reset_password', identifier);
     return reply(c, client.id, { object: 'password_reset', status: 'code_sent_if_account_exists', identifier });
   });
   app.post('/password_resets/attempt', async (c) => {
     await s.limits.consume('signInPerIp', ip(c));
     const input = await jsonBody(c, resetSchema);
     const client = await clientForSignIn(c, s);
-    const session = await resetPassword(s, client.ref, input);
+    const session = await resetPassword(acting(c), client.ref, input);
     client.issue();
     return reply(c, client.id, { object: 'password_reset', status: 'complete', created_session_id: session.id });
   });
 
   /** A session of this client (others' sessions are not found, whatever their id). */
   const ownSession = async (c: Context, clientId: string) => {
-    const session = await getSession(s.db, s.clock, c.req.param('sid')!);
+    const session = await getSession(c.var.db, s.clock, c.req.param('sid')!);
     if (session.client_id !== clientId) throw notFound('Session');
     return session;
   };
@@ -152,9 +158,9 @@ export function frontendRoutes(s: Services) {
     // azp is the browser app's origin; a native client's Origin header proves nothing, so it gets none.
     const authorizedParty = c.req.header('authorization') ? undefined : c.req.header('origin');
     // The session names the user: a refusal is audited as theirs.
-    const jwt = await withActor({ type: 'user', id: session.user_id },
-      () => mintToken(s.mint, session.id, { template: c.req.param('template'), authorizedParty }));
-    await touchSession(s.db, s.clock, s.settings.get(), session);
+    const jwt = await mintToken({ ...s.mint, db: c.var.db }, session.id,
+      { template: c.req.param('template'), authorizedParty, actor: { type: 'user', id: session.user_id } });
+    await touchSession(c.var.db, s.clock, s.settings.get(), session);
     return c.json({ object: 'token', jwt });
   };
   app.post('/sessions/:sid/tokens', token);
@@ -168,8 +174,8 @@ export function frontendRoutes(s: Services) {
     if (effectiveStatus(session, now()) !== 'active') {
       throw new LatchkeyError('unprocessable', 'session_not_active', 'session is not active', 'That session has ended; sign in again.', { status: session.status });
     }
-    await s.db.updateTable('clients').set({ last_active_session_id: session.id, updated_at: now() }).where('id', '=', client.id).execute();
-    await touchSession(s.db, s.clock, s.settings.get(), session);
+    await c.var.db.updateTable('clients').set({ last_active_session_id: session.id, updated_at: now() }).where('id', '=', client.id).execute();
+    await touchSession(c.var.db, s.clock, s.settings.get(), session);
     return reply(c, client.id, sessionJson(session));
   });
 
@@ -177,13 +183,13 @@ export function frontendRoutes(s: Services) {
     await jsonBody(c, z.strictObject({}));
     const { client } = await requireClient(c, s);
     const session = await ownSession(c, client.id);
-    await endSession(s.db, s.clock, session);
-    return reply(c, client.id, sessionJson(await getSession(s.db, s.clock, session.id)));
+    await endSession(c.var.db, s.clock, session);
+    return reply(c, client.id, sessionJson(await getSession(c.var.db, s.clock, session.id)));
   });
   app.delete('/sessions', async (c) => {
     const { client } = await requireClient(c, s);
-    const rows = await s.db.selectFrom('sessions').selectAll().where('client_id', '=', client.id).where('status', '=', 'active').execute();
-    for (const row of rows) await endSession(s.db, s.clock, row);
+    const rows = await c.var.db.selectFrom('sessions').selectAll().where('client_id', '=', client.id).where('status', '=', 'active').execute();
+    for (const row of rows) await endSession(c.var.db, s.clock, row);
     return reply(c, client.id, { object: 'sign_out', ended_session_ids: rows.map((r) => r.id) });
   });
   return app;

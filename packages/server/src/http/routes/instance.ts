@@ -18,7 +18,7 @@ export function instanceRoutes(s: Services) {
   app.get('/', (c) => c.json(json(s.settings.get())));
   app.patch('/', async (c) => {
     const patch = await jsonBody(c, settingsPatchSchema);
-    return c.json(json(await s.settings.update(patch, checkRoleSettings)));
+    return c.json(json(await s.settings.update(patch, checkRoleSettings, c.var.db)));
   });
   return app;
 }

@@ -24,28 +24,28 @@ const tokenSchema = z.strictObject({
 /** Backend API: /v1/sessions (Clerk-compatible), including token minting. */
 export function sessionRoutes(s: Services) {
   const app = new Hono();
-  const { db, clock } = s;
+  const { clock } = s;
 
   app.get('/', async (c) => {
     const q = queryParams(c, listSchema);
     if (!q.user_id && !q.client_id) throw invalidParam('user_id', 'Give user_id or client_id.', 'form_param_missing');
-    const page = await listSessions(db, clock, q, q);
+    const page = await listSessions(c.var.db, clock, q, q);
     const data = page.data.map(sessionJson);
     return c.json(q.paginated === 'true' ? { data, total_count: page.total_count } : data);
   });
   app.post('/', async (c) => {
     const { user_id } = await jsonBody(c, createSchema);
-    return c.json(sessionJson(await createSession(db, clock, s.settings.get(), user_id)));
+    return c.json(sessionJson(await createSession(c.var.db, clock, s.settings.get(), user_id)));
   });
-  app.get('/:sid', async (c) => c.json(sessionJson(await getSession(db, clock, c.req.param('sid')))));
+  app.get('/:sid', async (c) => c.json(sessionJson(await getSession(c.var.db, clock, c.req.param('sid')))));
   app.post('/:sid/revoke', async (c) => {
     await jsonBody(c, z.strictObject({}));
-    return c.json(sessionJson(await revokeSession(db, clock, c.req.param('sid'))));
+    return c.json(sessionJson(await revokeSession(c.var.db, clock, c.req.param('sid'))));
   });
 
   const token = async (c: Context) => {
     const body = await jsonBody(c, tokenSchema);
-    const jwt = await mintToken(s.mint, c.req.param('sid')!, { template: c.req.param('template'), expiresInSeconds: body.expires_in_seconds });
+    const jwt = await mintToken({ ...s.mint, db: c.var.db }, c.req.param('sid')!, { template: c.req.param('template'), expiresInSeconds: body.expires_in_seconds });
     return c.json({ object: 'token', jwt });
   };
   app.post('/:sid/tokens', token);

@@ -16,45 +16,45 @@ const noBody = z.strictObject({});
 /** Backend API: /v1/users (Clerk-compatible). */
 export function userRoutes(s: Services) {
   const app = new Hono();
-  const { db, clock } = s;
+  const { clock } = s;
   const userJson = (rec: UserRecord) => toJson(rec, clock.now());
 
   app.get('/', async (c) => {
     const q = queryParams(c, userListSchema, ARRAY_PARAMS);
-    const users = await listUsers(db, q, { limit: q.limit, offset: q.offset, orderBy: q.order_by });
+    const users = await listUsers(c.var.db, q, { limit: q.limit, offset: q.offset, orderBy: q.order_by });
     return c.json(users.map(userJson));
   });
   app.get('/count', async (c) => {
     const q = queryParams(c, userFilterSchema, ARRAY_PARAMS);
-    return c.json({ object: 'total_count', total_count: await countUsers(db, q) });
+    return c.json({ object: 'total_count', total_count: await countUsers(c.var.db, q) });
   });
-  app.post('/', async (c) => c.json(userJson(await createUser(db, clock, await jsonBody(c, createUserSchema)))));
-  app.get('/:id', async (c) => c.json(userJson(await getUser(db, c.req.param('id')))));
+  app.post('/', async (c) => c.json(userJson(await createUser(c.var.db, clock, await jsonBody(c, createUserSchema)))));
+  app.get('/:id', async (c) => c.json(userJson(await getUser(c.var.db, c.req.param('id')))));
   app.patch('/:id', async (c) =>
-    c.json(userJson(await updateUser(db, clock, c.req.param('id'), await jsonBody(c, updateUserSchema)))));
+    c.json(userJson(await updateUser(c.var.db, clock, c.req.param('id'), await jsonBody(c, updateUserSchema)))));
   app.delete('/:id', async (c) => {
-    const { id } = await deleteUser(db, clock, c.req.param('id'));
+    const { id } = await deleteUser(c.var.db, clock, c.req.param('id'));
     return c.json(deletedUserJson(id));
   });
   app.patch('/:id/metadata', async (c) =>
-    c.json(userJson(await writeMetadata(db, clock, c.req.param('id'), await jsonBody(c, metadataSchema), 'merge'))));
+    c.json(userJson(await writeMetadata(c.var.db, clock, c.req.param('id'), await jsonBody(c, metadataSchema), 'merge'))));
   app.put('/:id/metadata', async (c) =>
-    c.json(userJson(await writeMetadata(db, clock, c.req.param('id'), await jsonBody(c, metadataSchema), 'replace'))));
+    c.json(userJson(await writeMetadata(c.var.db, clock, c.req.param('id'), await jsonBody(c, metadataSchema), 'replace'))));
 
   // Clerk's SDK bans with no body; Latchkey also takes { reason, until }.
-  app.post('/:id/ban', async (c) => c.json(userJson(await banUser(db, clock, c.req.param('id'), await jsonBody(c, banSchema)))));
+  app.post('/:id/ban', async (c) => c.json(userJson(await banUser(c.var.db, clock, c.req.param('id'), await jsonBody(c, banSchema)))));
   app.post('/:id/unban', async (c) => {
     await jsonBody(c, noBody);
-    return c.json(userJson(await unbanUser(db, clock, c.req.param('id'))));
+    return c.json(userJson(await unbanUser(c.var.db, clock, c.req.param('id'))));
   });
   for (const [action, on] of [['lock', true], ['unlock', false]] as const) {
     app.post(`/:id/${action}`, async (c) => {
       await jsonBody(c, noBody);
-      return c.json(userJson(await setLocked(db, clock, c.req.param('id'), on)));
+      return c.json(userJson(await setLocked(c.var.db, clock, c.req.param('id'), on)));
     });
   }
   /** Latchkey: set or remove the user's role (public_metadata.role), optionally revoking their sessions. */
   app.post('/:id/role', async (c) =>
-    c.json(userJson(await assignRole(db, clock, c.req.param('id'), await jsonBody(c, assignRoleSchema)))));
+    c.json(userJson(await assignRole(c.var.db, clock, c.req.param('id'), await jsonBody(c, assignRoleSchema)))));
   return app;
 }

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { Services } from '../../services.js';
 import {
@@ -28,49 +28,49 @@ const API: Actor = { type: 'secret_key' };
 /** Backend API: /v1/webhook_endpoints and their messages. */
 export function webhookEndpointRoutes(s: Services) {
   const app = new Hono();
-  const deps: EndpointDeps = { db: s.db, clock: s.clock, encryptionKey: s.config.encryptionKey, policy: s.webhookPolicy };
+  const deps = (c: Context): EndpointDeps => ({ db: c.var.db, clock: s.clock, encryptionKey: s.config.encryptionKey, policy: s.webhookPolicy });
   const json = (e: Parameters<typeof endpointJson>[0], secret?: string) => endpointJson(e, s.clock.now(), secret);
 
   app.get('/', async (c) => {
-    const data = (await listEndpoints(s.db)).map((e) => json(e));
+    const data = (await listEndpoints(c.var.db)).map((e) => json(e));
     return c.json({ object: 'list', data, total_count: data.length });
   });
   app.post('/', async (c) => {
-    const { endpoint, secret } = await createEndpoint(deps, await jsonBody(c, createEndpointSchema), API);
+    const { endpoint, secret } = await createEndpoint(deps(c), await jsonBody(c, createEndpointSchema), API);
     return c.json(json(endpoint, secret));
   });
-  app.get('/:id', async (c) => c.json(json(await getEndpoint(s.db, c.req.param('id')))));
+  app.get('/:id', async (c) => c.json(json(await getEndpoint(c.var.db, c.req.param('id')))));
   app.patch('/:id', async (c) =>
-    c.json(json(await updateEndpoint(deps, c.req.param('id'), await jsonBody(c, updateEndpointSchema), API))));
+    c.json(json(await updateEndpoint(deps(c), c.req.param('id'), await jsonBody(c, updateEndpointSchema), API))));
   app.delete('/:id', async (c) => {
-    await deleteEndpoint(deps, c.req.param('id'), API);
+    await deleteEndpoint(deps(c), c.req.param('id'), API);
     return c.json({ object: 'webhook_endpoint', id: c.req.param('id'), deleted: true });
   });
   app.get('/:id/secret', async (c) => {
-    const e = await getEndpoint(s.db, c.req.param('id'));
+    const e = await getEndpoint(c.var.db, c.req.param('id'));
     // Who has seen a secret matters when one leaks.
-    await recordAudit(s.db, s.clock.now(), { type: 'webhook_endpoint.secret_viewed', actor: API,
+    await recordAudit(c.var.db, s.clock.now(), { type: 'webhook_endpoint.secret_viewed', actor: API,
       target: { type: 'webhook_endpoint', id: e.id } });
     return c.json({ object: 'webhook_endpoint_secret', endpoint_id: e.id, secret: currentSecret(e, s.config.encryptionKey) });
   });
   app.post('/:id/rotate_secret', async (c) => {
-    const { endpoint, secret } = await rotateSecret(deps, c.req.param('id'), API);
+    const { endpoint, secret } = await rotateSecret(deps(c), c.req.param('id'), API);
     return c.json(json(endpoint, secret));
   });
   app.get('/:id/messages', async (c) => {
     const q = queryParams(c, messagesQuery);
-    const page = await listMessages(s.db, c.req.param('id'), q);
+    const page = await listMessages(c.var.db, c.req.param('id'), q);
     const data = page.data.map(messageJson);
     return c.json({ object: 'list', data, has_more: page.hasMore, next_before: page.hasMore ? data.at(-1)!.event_sequence : null });
   });
   app.post('/:id/replay_failed', async (c) => {
     const { since } = await jsonBody(c, sinceBody);
-    const replayed = await replayFailed(s.db, s.clock, c.req.param('id'), since, API);
+    const replayed = await replayFailed(c.var.db, s.clock, c.req.param('id'), since, API);
     return c.json({ object: 'webhook_replay', endpoint_id: c.req.param('id'), since, replayed });
   });
   app.post('/:id/recover', async (c) => {
     const { since } = await jsonBody(c, sinceBody);
-    const queued = await recoverMissing(s.db, s.clock, c.req.param('id'), since, API);
+    const queued = await recoverMissing(c.var.db, s.clock, c.req.param('id'), since, API);
     return c.json({ object: 'webhook_recovery', endpoint_id: c.req.param('id'), since, queued });
   });
   return app;
@@ -80,13 +80,13 @@ export function webhookEndpointRoutes(s: Services) {
 export function webhookMessageRoutes(s: Services) {
   const app = new Hono();
   app.get('/:id', async (c) => {
-    const { message, attempts, event } = await messageDetail(s.db, c.req.param('id'));
+    const { message, attempts, event } = await messageDetail(c.var.db, c.req.param('id'));
     return c.json({
       ...messageJson(message),
       event: event ? eventJson(event, s.instanceId) : null,
       attempt_list: attempts.map(attemptJson),
     });
   });
-  app.post('/:id/replay', async (c) => c.json(messageJson(await replayMessage(s.db, s.clock, c.req.param('id'), API))));
+  app.post('/:id/replay', async (c) => c.json(messageJson(await replayMessage(c.var.db, s.clock, c.req.param('id'), API))));
   return app;
 }
