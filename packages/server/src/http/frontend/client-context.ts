@@ -20,12 +20,12 @@ async function findClient(c: Context, s: Services): Promise<Found | undefined> {
   const auth = c.req.header('authorization');
   if (auth) {
     const m = /^Bearer\s+(\S+)$/i.exec(auth);
-    const client = m ? await findClientByToken(c.var.db, m[1]!) : undefined;
+    const client = m ? await findClientByToken(s.db, m[1]!) : undefined;
     if (!client) throw new LatchkeyError('unauthenticated', 'client_invalid', 'Invalid client', 'The client token is not valid; start a new sign-in.');
     return { client };
   }
   const token = getCookie(c, CLIENT_COOKIE);
-  const client = token ? await findClientByToken(c.var.db, token) : undefined;
+  const client = token ? await findClientByToken(s.db, token) : undefined;
   if (token && !client) deleteCookie(c, CLIENT_COOKIE, { path: '/' });
   return client ? { client } : undefined;
 }

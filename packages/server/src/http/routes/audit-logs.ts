@@ -40,7 +40,7 @@ export function auditLogRoutes(s: Services) {
   const app = new Hono();
   app.get('/', async (c) => {
     const q = queryParams(c, listQuery, ['types']);
-    const page = await listAuditLogs(c.var.db, { ...toQuery(q), order: q.order, before: q.before, limit: q.limit });
+    const page = await listAuditLogs(s.db, { ...toQuery(q), order: q.order, before: q.before, limit: q.limit });
     const data = page.data.map(auditLogJson);
     const last = data.at(-1)?.sequence;
     const cursor = q.order === 'asc' ? { next_after: last ?? q.after ?? 0 } : { next_before: last ?? q.before ?? null };
@@ -51,7 +51,7 @@ export function auditLogRoutes(s: Services) {
     c.header('content-type', 'application/x-ndjson; charset=utf-8');
     c.header('content-disposition', 'attachment; filename="audit-log.jsonl"');
     return stream(c, async (out) => {
-      for await (const entry of exportAuditLogs(c.var.db, toQuery(q))) await out.write(`${JSON.stringify(auditLogJson(entry))}\n`);
+      for await (const entry of exportAuditLogs(s.db, toQuery(q))) await out.write(`${JSON.stringify(auditLogJson(entry))}\n`);
     });
   });
   return app;

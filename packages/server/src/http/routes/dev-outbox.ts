@@ -21,13 +21,13 @@ export function devOutboxRoutes(s: Services) {
   const app = new Hono();
   app.get('/', async (c) => {
     // The environment is fixed when the instance is created; one indexed row.
-    const { environment } = await c.var.db.selectFrom('instance').select('environment').executeTakeFirstOrThrow();
+    const { environment } = await s.db.selectFrom('instance').select('environment').executeTakeFirstOrThrow();
     if (environment !== 'development') {
       throw new LatchkeyError('not_found', 'resource_not_found', 'not found',
         'The development outbox exists only on development instances.');
     }
     const q = queryParams(c, outboxSchema, ['to_email_address']);
-    const page = await listDevEmails(c.var.db, { limit: q.limit, offset: q.offset, to: q.to_email_address });
+    const page = await listDevEmails(s.db, { limit: q.limit, offset: q.offset, to: q.to_email_address });
     return c.json({ data: page.data.map(devEmailJson), total_count: page.totalCount });
   });
   return app;

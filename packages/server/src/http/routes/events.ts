@@ -22,7 +22,7 @@ export function eventRoutes(s: Services) {
   const app = new Hono();
   app.get('/', async (c) => {
     const q = queryParams(c, feedSchema, ['types']);
-    const page = await listEvents(c.var.db, q);
+    const page = await listEvents(s.db, q);
     const data = page.data.map((e) => eventJson(e, s.instanceId));
     return c.json({ object: 'list', data, has_more: page.hasMore, next_after: data.at(-1)?.sequence ?? q.after });
   });

@@ -15,7 +15,7 @@ export function revocationRoutes(s: Services) {
   const app = new Hono();
   app.get('/', async (c) => {
     const q = queryParams(c, query);
-    return c.json(q.after === undefined ? await revocationSnapshot(c.var.db, s.clock.now()) : await revocationsAfter(c.var.db, q.after, q.limit));
+    return c.json(q.after === undefined ? await revocationSnapshot(s.db, s.clock.now()) : await revocationsAfter(s.db, q.after, q.limit));
   });
   return app;
 }
