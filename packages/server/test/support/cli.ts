@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TestServer } from './server.js';
@@ -49,4 +49,32 @@ export function runCli(args: string[], env: Record<string, string>, timeoutMs = 
       done({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
     });
   });
+}
+
+export interface CliServer {
+  pid: number;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** `latchkey start` as a child process with a clean environment plus `env`; resolves once /health answers. */
+export async function startCliServer(env: Record<string, string>): Promise<CliServer> {
+  assertBuilt();
+  const url = `http://127.0.0.1:${env.PORT}`;
+  const child = spawn(process.execPath, [CLI, 'start'], {
+    cwd: ROOT, env: { HOST: '127.0.0.1', LATCHKEY_LOG_LEVEL: 'silent', ...cleanEnv(), ...env }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise((r) => child.once('exit', r));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`latchkey start exited with ${child.exitCode}:\n${stderr}`);
+    if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { pid: child.pid!, url, stop };
 }
