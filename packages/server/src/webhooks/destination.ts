@@ -156,7 +156,8 @@ export function guardedLookup(policy: DestinationPolicy, lookup: HostLookup = de
       const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family;
       const usable = family === 4 || family === 6 ? addrs.filter((a) => a.family === family) : addrs;
       if (usable.length === 0) {
-        return callback(Object.assign(new Error(`${hostname} has no IPv${family} address`), { code: 'ENOTFOUND' }), '', 0);
+        const what = family === 4 || family === 6 ? `IPv${family} address` : 'address';
+        return callback(Object.assign(new Error(`${hostname} has no ${what}`), { code: 'ENOTFOUND' }), '', 0);
       }
       if (options.all) return callback(null, usable);
       callback(null, usable[0]!.address, usable[0]!.family);

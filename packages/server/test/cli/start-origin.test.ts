@@ -15,11 +15,12 @@ describe('latchkey start: roles and settings from the environment', () => {
         PORT: String(await freePort()),
         LATCHKEY_DATA_DIR: dataDir,
         LATCHKEY_ROLES: '[{"key":"editor","name":"Editor","permissions":["post:edit"]}]',
+        LATCHKEY_ROLE_PRESET: 'community',
         LATCHKEY_INSTANCE_SETTINGS: '{"lockout_minutes":7}',
       });
       await server.stop();
       const db = new Database(join(dataDir, 'latchkey.db'), { readonly: true });
-      const rows = db.prepare("select type, actor_type, actor_id, ip, user_agent from audit_logs where type in ('role.created', 'instance.updated') order by sequence").all();
+      const rows = db.prepare("select type, actor_type, actor_id, ip, user_agent from audit_logs where type like 'role.%' or type = 'instance.updated' order by sequence").all() as { type: string }[];
       db.close();
       let operator: string | null;
       try {
@@ -27,10 +28,9 @@ describe('latchkey start: roles and settings from the environment', () => {
       } catch {
         operator = null;
       }
-      expect(rows).toEqual([
-        { type: 'role.created', actor_type: 'operator', actor_id: operator, ip: null, user_agent: null },
-        { type: 'instance.updated', actor_type: 'operator', actor_id: operator, ip: null, user_agent: null },
-      ]);
+      // The roles, the preset (and the settings it fills in), then the settings.
+      expect(rows.map((r) => r.type)).toEqual(['role.created', 'role.preset_applied', 'instance.updated', 'instance.updated']);
+      for (const row of rows) expect(row).toMatchObject({ actor_type: 'operator', actor_id: operator, ip: null, user_agent: null });
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

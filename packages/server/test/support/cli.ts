@@ -57,11 +57,15 @@ export interface CliServer {
   stop(): Promise<void>;
 }
 
-/** `latchkey start` as a child process with a clean environment plus `env`; resolves once /health answers. */
-export async function startCliServer(env: Record<string, string>): Promise<CliServer> {
+/**
+ * `latchkey start` as a child process with a clean environment plus `env`, run
+ * through `prefix` when given (e.g. `taskset -c 0`); resolves once /health answers.
+ */
+export async function startCliServer(env: Record<string, string>, prefix: string[] = []): Promise<CliServer> {
   assertBuilt();
   const url = `http://127.0.0.1:${env.PORT}`;
-  const child = spawn(process.execPath, [CLI, 'start'], {
+  const [command, ...args] = [...prefix, process.execPath, CLI, 'start'] as [string, ...string[]];
+  const child = spawn(command, args, {
     cwd: ROOT, env: { HOST: '127.0.0.1', LATCHKEY_LOG_LEVEL: 'silent', ...cleanEnv(), ...env }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -72,7 +76,9 @@ export async function startCliServer(env: Record<string, string>): Promise<CliSe
     await exited;
   };
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`latchkey start exited with ${child.exitCode}:\n${stderr}`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`latchkey start exited (${child.exitCode ?? child.signalCode}):\n${stderr}`);
+    }
     if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) break;
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -3,8 +3,9 @@ import { isIPv4, isIPv6 } from 'node:net';
 
 /**
  * A DNS server on loopback UDP for tests: it answers A and AAAA questions from
- * `zone` (NXDOMAIN for other names, an empty answer for a missing type), or,
- * when `silent`, never answers. Enough of RFC 1035 for c-ares' questions.
+ * `zone` (NXDOMAIN for other names, an empty answer for a missing type). It never
+ * answers at all when `silent`, nor questions of the types in `drop` (a server
+ * that loses AAAA questions). Enough of RFC 1035 for c-ares' questions.
  */
 export interface DnsServer {
   address: string;
@@ -62,13 +63,14 @@ function answer(query: Buffer, zone: Record<string, string[]>): Buffer {
   return Buffer.concat([header, question, ...rrs]);
 }
 
-export async function startDnsServer(zone: Record<string, string[]>, { silent = false } = {}): Promise<DnsServer> {
+export async function startDnsServer(zone: Record<string, string[]>, { silent = false, drop = [] as number[] } = {}): Promise<DnsServer> {
   const socket = createSocket('udp4');
   const questions: DnsServer['questions'] = [];
   socket.on('message', (msg: Buffer, from: RemoteInfo) => {
     const { name, end } = readName(msg, 12);
-    questions.push({ name, type: msg.readUInt16BE(end) });
-    if (!silent) socket.send(answer(msg, zone), from.port, from.address);
+    const type = msg.readUInt16BE(end);
+    questions.push({ name, type });
+    if (!silent && !drop.includes(type)) socket.send(answer(msg, zone), from.port, from.address);
   });
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   return {

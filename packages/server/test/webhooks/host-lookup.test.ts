@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { lookup as getaddrinfo } from 'node:dns';
-import { closeSync, mkdtempSync, open, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, open, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,6 +69,28 @@ describe('hostLookup', () => {
     expect(found.length).toBeGreaterThan(0);
     for (const a of found) expect(['127.0.0.1', '::1']).toContain(a.address);
     expect(dns.questions.some((q) => q.name === 'localhost')).toBe(true);
+  });
+
+  it('answers with one family when the other question is lost, without waiting for its timeout', async () => {
+    const lossy = await startDnsServer(ZONE, { drop: [28] }); // AAAA questions go unanswered
+    try {
+      // With a 20 s timeout, waiting for the AAAA answer would outlast this test.
+      const lookup = hostLookup({ hostsFile: join(dir, 'missing'), servers: [lossy.address], timeoutMs: 20_000, tries: 1 });
+      expect(await lookup('hooks.example.test')).toEqual([{ address: '93.184.216.34', family: 4 }]);
+      expect(lossy.questions.map((q) => q.type).sort()).toEqual([1, 28]);
+    } finally {
+      await lossy.close();
+    }
+  });
+
+  it('reads a hosts file again after it could not be read', async () => {
+    const path = join(dir, 'hosts-later');
+    mkdirSync(path); // a directory: stat works, reading fails
+    const lookup = hostLookup({ hostsFile: path, servers: [dns.address] });
+    expect(await lookup('pinned.example.test')).toEqual([{ address: '93.184.216.36', family: 4 }]); // DNS's
+    rmSync(path, { recursive: true });
+    writeFileSync(path, '10.9.8.5 pinned.example.test\n');
+    expect(await lookup('pinned.example.test')).toEqual([{ address: '10.9.8.5', family: 4 }]);
   });
 
   it('does not fall back when DNS times out (that is the lookup that would hold a pool thread)', async () => {
