@@ -13,6 +13,8 @@ export interface Delivery {
   /** The same bytes as text. */
   body: string;
   headers: Record<string, string>;
+  /** When it arrived (ms). */
+  receivedAt: number;
 }
 
 export interface Receiver {
@@ -32,7 +34,7 @@ export async function startReceiver(answer?: Answer, path = '/latchkey-webhook')
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
       const raw = Buffer.concat(chunks);
-      const d = { raw, body: raw.toString('utf8'), headers };
+      const d = { raw, body: raw.toString('utf8'), headers, receivedAt: Date.now() };
       deliveries.push(d);
       (answer ? answer(d) : Promise.resolve({ status: 204, body: undefined as unknown })).then(
         (r) => (r.body === undefined ? res.writeHead(r.status).end()

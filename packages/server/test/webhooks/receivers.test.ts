@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { verifyWebhook } from '@clerk/backend/webhooks';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { Webhook as SvixWebhook } from 'svix';
@@ -8,18 +6,13 @@ import { ManualClock } from '../../src/clock/clock.js';
 import { EVENT_TYPES } from '../../src/events/types.js';
 import { dialects, startServer, type DialectName, type TestServer } from '../support/server.js';
 import { waitFor } from '../support/wait.js';
+import { startReceiver, type Delivery, type Receiver } from '../support/webhook-receiver.js';
 
 /**
  * "Must show": receivers written the way apps write them, on the real npm
  * packages (svix, standardwebhooks, Clerk's verifyWebhook), accept every
  * delivery Latchkey makes, and refuse tampered or stale ones.
  */
-
-interface Delivery {
-  body: string;
-  headers: Record<string, string>;
-  receivedAt: number;
-}
 
 interface Envelope {
   object: string;
@@ -29,34 +22,6 @@ interface Envelope {
   data: { id: string; user_id?: string; object: string };
   timestamp: number;
   instance_id: string;
-}
-
-/** An app's webhook route: records the raw body and headers, answers 204. */
-interface Receiver {
-  url: string;
-  deliveries: Delivery[];
-  close(): Promise<void>;
-}
-
-async function startReceiver(): Promise<Receiver> {
-  const deliveries: Delivery[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-      deliveries.push({ body: Buffer.concat(chunks).toString('utf8'), headers, receivedAt: Date.now() });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/webhooks`,
-    deliveries,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
 }
 
 /** The three receivers. Each returns the event it accepted, or throws. */
