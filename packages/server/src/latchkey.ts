@@ -54,7 +54,7 @@ export interface Latchkey {
 export async function createLatchkey(config: Config, opts: LatchkeyOptions = {}): Promise<Latchkey> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger(config.logLevel);
-  const storage = openStorage({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath });
+  const storage = openStorage({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath, checkpointInBackground: true });
   try {
     return await assemble(config, storage, clock, logger, opts);
   } catch (err) {

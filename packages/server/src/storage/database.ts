@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
+import { startCheckpointer } from './checkpointer.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -28,15 +29,17 @@ export interface StorageOptions {
   sqlitePath: string;
   /** PostgreSQL pool size (default 10). */
   maxConnections?: number;
+  /** SQLite files only: checkpoint on a thread of its own, not in the committing call (storage/checkpointer.ts). The server sets it. */
+  checkpointInBackground?: boolean;
 }
 
 /** Opens the database. Nothing is created or migrated here: see `migrate`. */
 export function openStorage(opts: StorageOptions): Storage {
   if (opts.databaseUrl) return openPostgres(opts.databaseUrl, opts.maxConnections ?? 10);
-  return openSqlite(opts.sqlitePath);
+  return openSqlite(opts.sqlitePath, opts.checkpointInBackground ?? false);
 }
 
-function openSqlite(path: string): Storage {
+function openSqlite(path: string, checkpointInBackground: boolean): Storage {
   if (path !== ':memory:') {
     // The file holds private keys (unless encrypted) and password hashes: owner only.
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -53,8 +56,17 @@ function openSqlite(path: string): Storage {
   conn.pragma('busy_timeout = 5000');
   conn.pragma('foreign_keys = ON');
   conn.pragma('synchronous = NORMAL');
+  const checkpointer = checkpointInBackground && path !== ':memory:' ? startCheckpointer(conn, path) : undefined;
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(conn) }) });
-  return { db, dialect: 'sqlite', close: () => db.destroy() };
+  return {
+    db,
+    dialect: 'sqlite',
+    async close() {
+      // The checkpointer's connection closes first: the last connection to close checkpoints and removes the log.
+      await checkpointer?.stop();
+      await db.destroy();
+    },
+  };
 }
 
 /**

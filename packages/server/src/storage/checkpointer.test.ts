@@ -1,0 +1,87 @@
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startCheckpointer } from './checkpointer.js';
+import { openStorage } from './database.js';
+
+const dirs: string[] = [];
+function tempDb(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-checkpoint-'));
+  dirs.push(dir);
+  return join(dir, 'test.db');
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A WAL database with one table, and `pages` pages' worth of rows written in one commit. */
+function walDb(path: string): SqliteDatabase.Database {
+  const conn = new SqliteDatabase(path);
+  conn.pragma('journal_mode = WAL');
+  conn.exec('create table t (id integer primary key, body blob)');
+  return conn;
+}
+const write = (conn: SqliteDatabase.Database, pages: number) => {
+  const insert = conn.prepare('insert into t (body) values (?)');
+  conn.transaction(() => { for (let i = 0; i < pages; i++) insert.run(Buffer.alloc(4000, i)); })();
+};
+async function until(check: () => boolean, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('SQLite checkpoints on a thread of their own', () => {
+  it('the connection never checkpoints; the thread copies the log into the database file', async () => {
+    const path = tempDb();
+    const conn = walDb(path);
+    const sizeBefore = statSync(path).size;
+    const cp = startCheckpointer(conn, path, { intervalMs: 50 });
+    try {
+      expect(conn.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+      // Past SQLite's own threshold (1000 pages), which would otherwise checkpoint inside this commit.
+      write(conn, 1500);
+      await until(() => statSync(path).size > sizeBefore + 1500 * 4000);
+      expect(conn.prepare('select count(*) as n from t').get()).toEqual({ n: 1500 });
+    } finally {
+      await cp.stop();
+      conn.close();
+    }
+  });
+
+  it('without the thread, the same commits leave the database file as it was (the control)', async () => {
+    const path = tempDb();
+    const conn = walDb(path);
+    conn.pragma('wal_autocheckpoint = 0');
+    const sizeBefore = statSync(path).size;
+    write(conn, 1500);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(statSync(path).size).toBe(sizeBefore);
+    conn.close();
+  });
+
+  it('stopping closes its connection, so the server\'s close is the last one and removes the log', async () => {
+    const path = tempDb();
+    const storage = openStorage({ sqlitePath: path, checkpointInBackground: true });
+    await storage.db.schema.createTable('t').addColumn('id', 'integer', (c) => c.primaryKey()).execute();
+    expect(existsSync(`${path}-wal`)).toBe(true);
+    await storage.close();
+    expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+
+  it('when the thread fails, the connection checkpoints for itself again', async () => {
+    const path = tempDb();
+    const conn = walDb(path);
+    rmSync(path); // the thread opens with fileMustExist: it fails at once
+    const warned = new Promise<string>((resolve) => process.once('warning', (w) => resolve(w.message)));
+    const cp = startCheckpointer(conn, path, { intervalMs: 50 });
+    expect(await warned).toMatch(/checkpoint thread failed/);
+    expect(conn.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+    await cp.stop();
+    conn.close();
+  });
+});
