@@ -10,6 +10,9 @@ export const pct = (xs, p) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 };
 
+/** The finish time of the last sample, or null. (Not Math.max(...xs): a spread of 100k+ samples overflows the stack.) */
+const latest = (samples) => samples.reduce((m, s) => (m === null || s[0] > m ? s[0] : m), null);
+
 /**
  * `bodies` (optional) are cycled, one per request. Or `requests` (optional): a list of
  * `{ method?, path?, headers?, body? }` that each connection cycles through, built once by
@@ -56,7 +59,7 @@ export function cannonRun({ url, path = '', headers, bodies, requests, connectio
         okP50: pct(ok.map((s) => s[2]), 50),
         okP99: pct(ok.map((s) => s[2]), 99),
         limitedP99: pct(limited.map((s) => s[2]), 99),
-        lastOkAt: ok.length ? Math.max(...ok.map((s) => s[0])) : null,
+        lastOkAt: latest(ok),
         serverCores: cpu && Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v / elapsed])),
       });
     });
