@@ -1,10 +1,10 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import { cors } from 'hono/cors';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { LatchkeyError } from '../../errors/latchkey-error.js';
 import { createClient, findClientByToken, newClient, type ClientRef } from '../../frontend/clients.js';
 import type { Services } from '../../services.js';
 import type { ClientTable, SessionTable } from '../../storage/schema.js';
+import { cors } from './cors.js';
 
 export const CLIENT_COOKIE = '__client';
 /** Native apps ask for a Bearer client token instead of a cookie with this header. */
@@ -108,12 +108,11 @@ function issueClientToken(c: Context, s: Services, token: string): void {
 export function browserGuards(s: Services): MiddlewareHandler[] {
   return [
     cors({
-      origin: (origin) => (allowedOrigins(s).includes(origin) ? origin : null),
-      credentials: true,
+      allowedOrigins: () => allowedOrigins(s),
       allowHeaders: ['content-type', 'authorization', NATIVE_HEADER],
       exposeHeaders: [CLIENT_TOKEN_HEADER, 'retry-after'],
       allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
-      maxAge: 600,
+      maxAgeSeconds: 600,
     }),
     async (c, next) => {
       checkOrigin(c, s);

@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dialects, startServer, type TestServer } from '../support/server.js';
+
+const APP = 'https://app.example';
+const OTHER = 'https://evil.example';
+
+/** CORS on the Frontend API: browser apps on the allowed origins may call it with credentials; other origins may not read its answers. */
+describe.each(dialects())('Frontend API CORS (%s)', (dialect) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer(dialect);
+    expect((await server.api('/v1/instance', { method: 'PATCH', json: { allowed_origins: [APP] } })).status).toBe(200);
+    await server.api('/v1/users', { method: 'POST', json: { email_address: ['cors@example.com'], password: 'a cors test password!' } });
+  });
+  afterAll(() => server?.close());
+
+  const preflight = (origin: string) => fetch(`${server.url}/v1/client/sign_ins`, {
+    method: 'OPTIONS',
+    headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+  });
+  const signIn = (origin: string, password: string) => fetch(`${server.url}/v1/client/sign_ins`, {
+    method: 'POST',
+    headers: { origin, 'content-type': 'application/json' },
+    body: JSON.stringify({ identifier: 'cors@example.com', password }),
+  });
+
+  it('a preflight from an allowed origin is answered 204 with what the browser needs to send the request', async () => {
+    const res = await preflight(APP);
+    expect(res.status).toBe(204);
+    expect(await res.text()).toBe('');
+    const h = res.headers;
+    expect(h.get('access-control-allow-origin')).toBe(APP);
+    expect(h.get('access-control-allow-credentials')).toBe('true');
+    expect(h.get('access-control-allow-methods')).toBe('GET,POST,PATCH,DELETE');
+    expect(h.get('access-control-allow-headers')).toBe('content-type,authorization,latchkey-native');
+    expect(h.get('access-control-max-age')).toBe('600');
+    expect(h.get('vary')).toBe('Origin, Access-Control-Request-Headers');
+    expect(h.get('content-type')).toBeNull();
+  });
+
+  it('a preflight from any other origin gets no Access-Control-Allow-Origin, so the browser sends nothing', async () => {
+    const res = await preflight(OTHER);
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+    expect(res.headers.get('vary')).toContain('Origin');
+  });
+
+  it('answers to an allowed origin, success and error alike, carry the CORS headers and an intact JSON body', async () => {
+    const ok = await signIn(APP, 'a cors test password!');
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('content-type')).toBe('application/json');
+    expect(ok.headers.get('access-control-allow-origin')).toBe(APP);
+    expect(ok.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(ok.headers.get('access-control-expose-headers')).toBe('latchkey-client-token,retry-after');
+    expect(ok.headers.get('vary')).toBe('Origin');
+    expect(ok.headers.getSetCookie().some((c) => c.startsWith('__client='))).toBe(true);
+    expect((await ok.json()).response.status).toBe('complete');
+
+    const wrong = await signIn(APP, 'not the password at all');
+    expect(wrong.status).toBe(422);
+    expect(wrong.headers.get('access-control-allow-origin')).toBe(APP);
+    expect((await wrong.json()).errors[0].code).toBe('form_password_incorrect');
+  });
+
+  it('another origin\'s request is refused (CSRF) and its answer is not readable cross-origin', async () => {
+    const res = await signIn(OTHER, 'a cors test password!');
+    expect(res.status).toBe(403);
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
