@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Clock } from '../clock/clock.js';
 import { newId } from '../ids/ids.js';
 import type { Db } from '../storage/database.js';
+import { prepared } from '../storage/prepared.js';
 import type { ClientTable } from '../storage/schema.js';
 
 /**
@@ -11,8 +12,11 @@ import type { ClientTable } from '../storage/schema.js';
  */
 export const hashClientToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
+// Every Frontend API request looks its client up: compiled once (storage/prepared.ts).
+const clientByTokenHash = prepared((db: Db, hash: string) => db.selectFrom('clients').selectAll().where('token_hash', '=', hash));
+
 export async function findClientByToken(db: Db, token: string): Promise<ClientTable | undefined> {
-  return db.selectFrom('clients').selectAll().where('token_hash', '=', hashClientToken(token)).executeTakeFirst();
+  return (await db.executeQuery<ClientTable>(clientByTokenHash(db, hashClientToken(token)))).rows[0];
 }
 
 /** A new client and its token, not yet stored (a sign-in stores it with its session, see ClientRef). */
