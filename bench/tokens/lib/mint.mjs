@@ -1,5 +1,6 @@
 // Part B: token minting over HTTP (autocannon) vs the raw RS256 signing rate of this machine.
 import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { cpuDelta, threadCpu } from './server.mjs';
@@ -77,7 +78,7 @@ async function mintRun(server, sessions, connections, duration) {
  * slow window on either side does not decide it.
  */
 export async function runPartB(server, sessions, signingInputs, {
-  connections = [10, 50], rounds = 3, duration = 8, warmup = 2, signMs = 1000, cores = 1, log = () => {},
+  connections = [10, 50], rounds = 3, duration = 8, warmup = 2, signMs = 1000, cores = availableParallelism(), log = () => {},
 } = {}) {
   const key = signingKey();
   const inputs = signingInputs.map((s) => Buffer.from(s));

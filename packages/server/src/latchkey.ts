@@ -54,7 +54,9 @@ export interface Latchkey {
 export async function createLatchkey(config: Config, opts: LatchkeyOptions = {}): Promise<Latchkey> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger(config.logLevel);
-  const storage = openStorage({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath, checkpointInBackground: true });
+  const storage = openStorage({
+    databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath, checkpointInBackground: true, onWarning: (message) => logger.warn(message),
+  });
   try {
     return await assemble(config, storage, clock, logger, opts);
   } catch (err) {

@@ -106,9 +106,10 @@ const SESSION_COLUMNS = ['id', 'client_id', 'user_id', 'status', 'last_active_at
 const insertSession = prepared((db: Db, ...values: unknown[]) =>
   db.insertInto('sessions').values(Object.fromEntries(SESSION_COLUMNS.map((c, i) => [c, values[i]])) as Insertable<SessionTable>));
 
-/** A session with its status as of now; 404 when unknown. */
 // Read by every browser token request (and session reads of the Backend API): compiled once.
 const sessionById = prepared((db: Db, id: string) => db.selectFrom('sessions').selectAll().where('id', '=', id));
+
+/** A session with its status as of now; 404 when unknown. */
 
 export async function getSession(db: Db, clock: Clock, id: string): Promise<SessionTable> {
   const row = (await db.executeQuery<SessionTable>(sessionById(db, id))).rows[0];

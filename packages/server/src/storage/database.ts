@@ -31,15 +31,17 @@ export interface StorageOptions {
   maxConnections?: number;
   /** SQLite files only: checkpoint on a thread of its own, not in the committing call (storage/checkpointer.ts). The server sets it. */
   checkpointInBackground?: boolean;
+  /** Told when storage works around a failure (the checkpoint thread's); the server logs it. */
+  onWarning?: (message: string) => void;
 }
 
 /** Opens the database. Nothing is created or migrated here: see `migrate`. */
 export function openStorage(opts: StorageOptions): Storage {
   if (opts.databaseUrl) return openPostgres(opts.databaseUrl, opts.maxConnections ?? 10);
-  return openSqlite(opts.sqlitePath, opts.checkpointInBackground ?? false);
+  return openSqlite(opts.sqlitePath, opts.checkpointInBackground ?? false, opts.onWarning);
 }
 
-function openSqlite(path: string, checkpointInBackground: boolean): Storage {
+function openSqlite(path: string, checkpointInBackground: boolean, onWarning?: (message: string) => void): Storage {
   if (path !== ':memory:') {
     // The file holds private keys (unless encrypted) and password hashes: owner only.
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -56,7 +58,7 @@ function openSqlite(path: string, checkpointInBackground: boolean): Storage {
   conn.pragma('busy_timeout = 5000');
   conn.pragma('foreign_keys = ON');
   conn.pragma('synchronous = NORMAL');
-  const checkpointer = checkpointInBackground && path !== ':memory:' ? startCheckpointer(conn, path) : undefined;
+  const checkpointer = checkpointInBackground && path !== ':memory:' ? startCheckpointer(conn, path, { onFallback: onWarning }) : undefined;
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(conn) }) });
   return {
     db,

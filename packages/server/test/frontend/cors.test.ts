@@ -61,6 +61,14 @@ describe.each(dialects())('Frontend API CORS (%s)', (dialect) => {
     expect((await wrong.json()).errors[0].code).toBe('form_password_incorrect');
   });
 
+  it('an error raised before any route answers carries them too (the browser app can read why)', async () => {
+    const res = await fetch(`${server.url}/v1/client/sessions/sess_unknown/tokens`, { method: 'POST', headers: { origin: APP, authorization: 'Bearer not-a-client-token' } });
+    expect(res.status).toBe(401);
+    expect((await res.clone().json()).errors[0].code).toBe('client_invalid');
+    expect(res.headers.get('access-control-allow-origin')).toBe(APP);
+    expect(res.headers.get('content-type')).toBe('application/json');
+  });
+
   it('another origin\'s request is refused (CSRF) and its answer is not readable cross-origin', async () => {
     const res = await signIn(OTHER, 'a cors test password!');
     expect(res.status).toBe(403);

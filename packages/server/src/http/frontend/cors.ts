@@ -13,12 +13,14 @@ export interface CorsOptions {
  * CORS with credentials for the allowed origins; other origins get no
  * Access-Control-Allow-Origin, so browsers keep the answer from their scripts.
  *
- * It answers as Hono's cors() does. The difference: Hono's sets its headers on
+ * It sends the headers Hono's cors() sends. The difference: Hono's sets them on
  * `c.res`. With @hono/node-server that turns every answer into a full web
  * Response whose body is read back through a stream. That cost about a fifth
  * of a browser's token request. Headers given with `c.header()` before the
  * route answers go into the answer as it is made, and it stays on the fast
- * path.
+ * path. The rule that comes with it: Frontend API answers (errors and 404s
+ * included) are made with the context (`c.json`, `c.body`). A raw
+ * `new Response()` would go out without these headers.
  */
 export function cors(opts: CorsOptions): MiddlewareHandler {
   const allowHeaders = opts.allowHeaders.join(',');
