@@ -110,7 +110,6 @@ const insertSession = prepared((db: Db, ...values: unknown[]) =>
 const sessionById = prepared((db: Db, id: string) => db.selectFrom('sessions').selectAll().where('id', '=', id));
 
 /** A session with its status as of now; 404 when unknown. */
-
 export async function getSession(db: Db, clock: Clock, id: string): Promise<SessionTable> {
   const row = (await db.executeQuery<SessionTable>(sessionById(db, id))).rows[0];
   if (!row) throw notFound('Session');
