@@ -53,6 +53,17 @@ export const DEFAULT_RATE_LIMITS = {
   signInPerIp: { points: 30, durationSec: 60 },
   signInPerIdentifier: { points: 10, durationSec: 60 },
   signUpPerIp: { points: 10, durationSec: 60 },
+  // Email codes. The key is the address a code verifies, or the identifier it signs in
+  // or resets with, as typed (so known and unknown identifiers count alike).
+  // A wrong code costs only a new code: a 6-digit code is safe only if the guesses
+  // at one address are counted across all of its codes.
+  codeAttemptsPerIdentifier: { points: 20, durationSec: 3600 },
+  // Whoever types an address decides where codes go: bound the mail one address gets.
+  codesSentPerIdentifier: { points: 10, durationSec: 3600 },
+  // The 30 s resend cool-down of sign-in and reset codes.
+  codeCooldownPerIdentifier: { points: 1, durationSec: 30 },
+  // Guesses at the current password through a signed-in session (change_password).
+  passwordChecksPerUser: { points: 10, durationSec: 600 },
 } as const satisfies Record<string, BucketPolicy>;
 
 export type FrontendBucket = keyof typeof DEFAULT_RATE_LIMITS;
@@ -64,11 +75,10 @@ const bucketSchema = z.strictObject({
   blockDurationSec: z.number().int().min(0).max(86_400).optional(),
 });
 /** LATCHKEY_RATE_LIMITS: a JSON object of the buckets to change, e.g. {"signInPerIp":{"points":100,"durationSec":60}}. */
-export const rateLimitsOverrideSchema = z.strictObject({
-  signInPerIp: bucketSchema.optional(),
-  signInPerIdentifier: bucketSchema.optional(),
-  signUpPerIp: bucketSchema.optional(),
-});
+export const rateLimitsOverrideSchema = z.strictObject(
+  Object.fromEntries(Object.keys(DEFAULT_RATE_LIMITS).map((bucket) => [bucket, bucketSchema.optional()])) as
+    Record<FrontendBucket, z.ZodOptional<typeof bucketSchema>>,
+);
 export type RateLimitsOverride = z.infer<typeof rateLimitsOverrideSchema>;
 
 /** The key a raw IP or identifier is stored under: sha256 of the trimmed, lowercased value (hex). */

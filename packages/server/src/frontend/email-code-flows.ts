@@ -37,10 +37,18 @@ const SUBJECT_LINES: Record<Purpose, string> = {
   reset_password: 'is your password reset code',
 };
 
+/**
+ * Stores a code for the identifier and emails it if there is such a user. The
+ * resend cool-down is keyed on the identifier as typed, not on the user: keyed
+ * on the user, a known account's second spelling (its username after its email)
+ * would wait where an unknown identifier does not.
+ */
 export async function requestCode(s: Services, purpose: Purpose, identifier: string): Promise<void> {
   if (purpose === 'sign_in') requireFactor(s, 'email_code');
+  await s.limits.consume('codeCooldownPerIdentifier', `${purpose}:${identifier}`);
+  await s.limits.consume('codesSentPerIdentifier', identifier);
   const found = await findByIdentifier(s, identifier);
-  const code = await issueCode(s.db, s.clock, purpose, found?.id ?? opaqueSubject(identifier));
+  const code = await issueCode(s.db, s.clock, purpose, found?.id ?? opaqueSubject(identifier), { cooldown: false });
   if (!found) return;
   const rec = await findLiveUser(s.db, found.id);
   const to = rec && primaryEmail(rec)?.email_address;
@@ -52,6 +60,7 @@ export async function requestCode(s: Services, purpose: Purpose, identifier: str
 
 /** Checks the code for the identifier; the user it proves, or the same errors for everyone (audited either way). */
 async function proveCode(s: Services, purpose: Purpose, identifier: string, code: string) {
+  await s.limits.consume('codeAttemptsPerIdentifier', identifier);
   const found = await findByIdentifier(s, identifier);
   const strategy = purpose === 'sign_in' ? 'email_code' : 'reset_password_email_code';
   const fail = (reason: string, db = s.db) => auditSignInFailure(db, s.clock.now(), { userId: found?.id, identifier, strategy, reason });

@@ -18,15 +18,23 @@ const latest = (db: Db, purpose: Purpose, subjectId: string) =>
   db.selectFrom('email_codes').selectAll().where('purpose', '=', purpose).where('subject_id', '=', subjectId)
     .where('consumed_at', 'is', null).orderBy('created_at', 'desc').orderBy('id', 'desc').executeTakeFirst();
 
+export interface IssueOptions {
+  /** false: the caller keeps the resend cool-down itself (see requestCode). */
+  cooldown?: boolean;
+  /** Runs once the cool-down has passed, before the code is stored (a rate limit that may refuse). */
+  beforeIssue?: () => Promise<unknown>;
+}
+
 /** Issues a new code (voiding earlier ones) and returns it for the email. */
-export async function issueCode(db: Db, clock: Clock, purpose: Purpose, subjectId: string): Promise<string> {
+export async function issueCode(db: Db, clock: Clock, purpose: Purpose, subjectId: string, opts: IssueOptions = {}): Promise<string> {
   const now = clock.now();
-  const previous = await latest(db, purpose, subjectId);
+  const previous = opts.cooldown === false ? undefined : await latest(db, purpose, subjectId);
   if (previous && now - previous.sent_at < RESEND_COOLDOWN_MS) {
     const retry = Math.ceil((previous.sent_at + RESEND_COOLDOWN_MS - now) / 1000);
     throw new LatchkeyError('rate_limited', 'too_many_requests', 'Too many requests',
       `A code was sent moments ago; you can ask for another in ${retry} s.`, { retry_after_seconds: retry });
   }
+  await opts.beforeIssue?.();
   const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
   const id = newId('code', now);
   await db.transaction().execute(async (trx) => {

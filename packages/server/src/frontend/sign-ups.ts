@@ -8,7 +8,8 @@ import type { Services } from '../services.js';
 import { openSession } from '../sessions/sessions.js';
 import type { SignUpTable } from '../storage/schema.js';
 import { buildUser, identifierExists, insertUser } from '../users/users.js';
-import { consumeCode, issueCode } from './email-codes.js';
+import { consumeCode, issueCode, type IssueOptions } from './email-codes.js';
+import { serializeMetadata } from '../users/metadata.js';
 
 /** A sign-up waits this long for its email code before it is abandoned. */
 const SIGN_UP_TTL_MS = 24 * 3600_000;
@@ -46,8 +47,8 @@ const roleNotAllowed = (allowed: string[]) =>
     allowed.length ? `role must be one of ${allowed.join(', ')}.` : 'This instance does not let users pick a role at sign-up.',
     { param_name: 'role' });
 
-async function sendCode(s: Services, signUp: SignUpTable): Promise<void> {
-  const code = await issueCode(s.db, s.clock, 'sign_up', signUp.id);
+async function sendCode(s: Services, signUp: SignUpTable, opts: IssueOptions = {}): Promise<void> {
+  const code = await issueCode(s.db, s.clock, 'sign_up', signUp.id, opts);
   await s.mailer.send({
     to: signUp.email_address,
     subject: `${code} is your verification code`,
@@ -77,11 +78,14 @@ export async function startSignUp(s: Services, clientId: string, input: SignUpIn
     const user = await s.db.selectFrom('users').select('id').where('username', '=', input.username).where('deleted_at', 'is', null).executeTakeFirst();
     if (user) throw identifierExists('username', 'username');
   }
+  // Checked now, not only when the user is built, so the code is never spent on a sign-up that cannot complete.
+  const unsafeMetadata = serializeMetadata('unsafe_metadata', input.unsafe_metadata ?? {});
+  await s.limits.consume('codesSentPerIdentifier', input.email_address);
   const now = s.clock.now();
   const signUp: SignUpTable = {
     id: newId('sua', now), client_id: clientId, status: 'missing_requirements', email_address: input.email_address,
     first_name: input.first_name ?? null, last_name: input.last_name ?? null, username: input.username ?? null,
-    password_digest: await hashPassword(input.password), unsafe_metadata: JSON.stringify(input.unsafe_metadata ?? {}), role: input.role ?? null,
+    password_digest: await hashPassword(input.password), unsafe_metadata: unsafeMetadata, role: input.role ?? null,
     created_user_id: null, created_session_id: null, expire_at: now + SIGN_UP_TTL_MS, created_at: now, updated_at: now,
   };
   await s.db.insertInto('sign_ups').values(signUp).execute();
@@ -99,7 +103,7 @@ async function pendingSignUp(s: Services, clientId: string, id: string): Promise
 export async function resendSignUpCode(s: Services, clientId: string, id: string): Promise<SignUpTable> {
   const signUp = await pendingSignUp(s, clientId, id);
   if (signUp.status === 'complete') return signUp;
-  await sendCode(s, signUp);
+  await sendCode(s, signUp, { beforeIssue: () => s.limits.consume('codesSentPerIdentifier', signUp.email_address) });
   return signUp;
 }
 
@@ -110,6 +114,7 @@ export async function resendSignUpCode(s: Services, clientId: string, id: string
 export async function verifySignUp(s: Services, clientId: string, id: string, code: string): Promise<SignUpTable> {
   const signUp = await pendingSignUp(s, clientId, id);
   if (signUp.status === 'complete') return signUp;
+  await s.limits.consume('codeAttemptsPerIdentifier', signUp.email_address);
   await consumeCode(s.db, s.clock, 'sign_up', signUp.id, code);
   const rec = await buildUser(s.clock, {
     email_address: [signUp.email_address],

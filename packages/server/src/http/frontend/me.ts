@@ -73,6 +73,8 @@ export function meRoutes(s: Services) {
   app.post('/change_password', async (c) => {
     const input = await jsonBody(c, passwordSchema);
     const { session, rec } = await current(c);
+    // A stolen session must not become a way to guess the password.
+    await s.limits.consume('passwordChecksPerUser', rec.user.id);
     if (!rec.user.password_digest || !(await verifyPassword(rec.user.password_digest, input.current_password))) {
       throw new LatchkeyError('unprocessable', 'form_password_incorrect', 'Incorrect password', 'The current password is incorrect.', { param_name: 'current_password' });
     }
@@ -106,6 +108,8 @@ export function meRoutes(s: Services) {
   app.post('/email_addresses', async (c) => {
     const { email_address } = await jsonBody(c, emailSchema);
     const { rec } = await current(c);
+    // Counted before the address is added: re-adding it is how a new code would be had.
+    await s.limits.consume('codesSentPerIdentifier', email_address);
     const { user, emailId } = await addEmailAddress(c.var.db, s.clock, rec.user.id, email_address);
     const code = await issueCode(c.var.db, s.clock, 'verify_email', emailId);
     await s.mailer.send({ to: email_address, subject: `${code} is your verification code`, text: `Your verification code is ${code}. It expires in 10 minutes.`, kind: 'verification_code' }, c.var.db);
@@ -115,7 +119,9 @@ export function meRoutes(s: Services) {
     const { code } = await jsonBody(c, z.strictObject({ code: z.string().max(16) }));
     const { rec } = await current(c);
     const id = c.req.param('id');
-    if (!rec.emails.some((e) => e.id === id)) throw notFound('Email address');
+    const email = rec.emails.find((e) => e.id === id);
+    if (!email) throw notFound('Email address');
+    await s.limits.consume('codeAttemptsPerIdentifier', email.email_address);
     await consumeCode(c.var.db, s.clock, 'verify_email', id, code);
     return c.json(json(await markEmailVerified(c.var.db, s.clock, rec.user.id, id)));
   });
