@@ -156,6 +156,65 @@ describe('RemoteJwks', () => {
     nEquals(after as KeyObject, K1);
   });
 
+  it('while the endpoint is down, a stale cache retries at most once per 30 s back-off', async () => {
+    const h = harness(); // minRefetchIntervalMs 5 s, so the back-off is 30 s
+    h.plan.push([K1]);
+    await h.jwks.keyFor('k1'); // fetch #1
+    h.advance(400_000); // stale
+    h.plan.push(new Error('connection refused'));
+
+    // 100 verifications over 29.7 s: each gets the cached key at once, and only
+    // the first starts a refresh, even though each failed fetch has ended.
+    for (let i = 0; i < 100; i++) {
+      const key = h.jwks.keyFor('k1');
+      expect(key).not.toBeInstanceOf(Promise);
+      nEquals(key as KeyObject, K1);
+      await flush();
+      if (i < 99) h.advance(300);
+    }
+    expect(h.calls).toHaveLength(2);
+
+    // Just short of the back-off: still nothing; once it has passed: one more attempt.
+    h.advance(299);
+    expect(h.jwks.keyFor('k1')).not.toBeInstanceOf(Promise);
+    await flush();
+    expect(h.calls).toHaveLength(2);
+    h.advance(1);
+    h.plan.push(new Error('connection refused'));
+    for (let i = 0; i < 10; i++) expect(h.jwks.keyFor('k1')).not.toBeInstanceOf(Promise);
+    await flush();
+    expect(h.calls).toHaveLength(3);
+    expect(h.calls[2]!.at - h.calls[1]!.at).toBe(30_000);
+
+    // The endpoint recovers (k2 rotated in): the next attempt picks the new keys up.
+    h.advance(30_000);
+    h.plan.push([K1, K2]);
+    nEquals(h.jwks.keyFor('k1') as KeyObject, K1);
+    await flush();
+    expect(h.calls).toHaveLength(4);
+    const k2 = h.jwks.keyFor('k2');
+    expect(k2).not.toBeInstanceOf(Promise);
+    nEquals(k2 as KeyObject, K2);
+    // Fresh again: no more fetches.
+    h.jwks.keyFor('k1');
+    await flush();
+    expect(h.calls).toHaveLength(4);
+  });
+
+  it('a failed unknown-kid refetch also starts the stale-refresh back-off', async () => {
+    const h = harness();
+    h.plan.push([K1]);
+    await h.jwks.keyFor('k1');
+    h.advance(400_000); // stale
+    h.plan.push(new Error('connection refused'));
+    expect(await reasonOf(h.jwks.keyFor('k9'))).toBe('jwk-failed-to-load'); // fetch #2 fails
+    expect(h.calls).toHaveLength(2);
+    h.advance(10_000);
+    expect(h.jwks.keyFor('k1')).not.toBeInstanceOf(Promise);
+    await flush();
+    expect(h.calls).toHaveLength(2);
+  });
+
   it('an unknown kid refetches once and finds a rotated-in key', async () => {
     const h = harness();
     h.plan.push([K1]);

@@ -14,10 +14,17 @@ export interface RemoteJwksOptions {
 }
 
 /**
+ * How long stale keys wait between background refresh attempts (as jose's
+ * createRemoteJWKSet cooldownDuration, 30 s), so an outage costs one fetch per 30 s.
+ */
+const STALE_RETRY_MS = 30_000;
+
+/**
  * A JWKS fetched over HTTP and cached. A request never waits on the network when
- * a cached key fits its kid: stale keys are refreshed in the background. An
- * unknown kid (a rotation) refetches at once, but at most once per interval, so
- * a flood of forged kids cannot turn into a flood of fetches.
+ * a cached key fits its kid: stale keys are refreshed in the background, at most
+ * once per STALE_RETRY_MS while the endpoint fails. An unknown kid (a rotation)
+ * refetches at once, but at most once per interval, so a flood of forged kids
+ * cannot turn into a flood of fetches.
  */
 export class RemoteJwks implements KeySource {
   private keys = new Map<string, KeyObject>();
@@ -28,21 +35,35 @@ export class RemoteJwks implements KeySource {
   private lastError: TokenVerificationError | undefined;
   private readonly ttlMs: number;
   private readonly minInterval: number;
+  private readonly staleRetryMs: number;
   private readonly now: () => number;
 
   constructor(private readonly opts: RemoteJwksOptions) {
     this.ttlMs = opts.ttlMs ?? 300_000;
     this.minInterval = opts.minRefetchIntervalMs ?? 1_000;
+    // At least the unknown-kid interval; otherwise capped at the TTL, so that after a
+    // success (attemptedAt ≈ fetchedAt) the refresh still starts when the TTL ends.
+    this.staleRetryMs = Math.max(this.minInterval, Math.min(this.ttlMs, STALE_RETRY_MS));
     this.now = opts.now ?? Date.now;
   }
 
   keyFor(kid: string | undefined): KeyObject | Promise<KeyObject> {
     const key = kid === undefined ? undefined : this.keys.get(kid);
     if (key) {
-      if (this.now() - this.fetchedAt > this.ttlMs) this.refresh().catch(() => {});
+      if (this.shouldRefreshStale()) this.refresh().catch(() => {});
       return key;
     }
     return this.afterRefetch(kid);
+  }
+
+  /**
+   * Stale keys are refreshed in the background, but not more than once per back-off
+   * since the last attempt: a failed load leaves fetchedAt unchanged, so without the
+   * back-off every verification during an outage would start another fetch.
+   */
+  private shouldRefreshStale(): boolean {
+    const now = this.now();
+    return now - this.fetchedAt > this.ttlMs && now - this.attemptedAt >= this.staleRetryMs;
   }
 
   private async afterRefetch(kid: string | undefined): Promise<KeyObject> {
