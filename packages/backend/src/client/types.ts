@@ -353,7 +353,6 @@ export interface DeletedUserData {
   id: string;
   deleted: true;
   external_id: string | null;
-  public_metadata: Metadata;
   updated_at: number;
 }
 

@@ -9,7 +9,7 @@ import { recordEvent } from '../events/outbox.js';
 import { recordAudit, type Actor } from '../audit/audit-log.js';
 import { assertKnownRole, recordRoleChange, withDefaultRole } from '../roles/assignment.js';
 import { deepMerge, serializeMetadata } from './metadata.js';
-import { userJson } from './serialize.js';
+import { deletedUserJson, userJson } from './serialize.js';
 import type { CreateUserInput, MetadataInput, UpdateUserInput } from './schemas.js';
 import { findLiveUser, lockedUser, nextUpdatedAt } from './store.js';
 import { parseMetadata, type UserRecord } from './user-record.js';
@@ -315,13 +315,19 @@ export async function setLocked(db: Db, clock: Clock, id: string, on: boolean): 
 
 /**
  * Deletes a user: the row stays as a tombstone (id, external_id, deleted_at) and
- * every piece of PII goes, with the identifiers, in the same transaction.
+ * every piece of PII goes, with the identifiers, in the same transaction: the
+ * sign-up that created the user (email, names, username, unsafe metadata), the
+ * one-time codes sent to them, and the ban or lock with its free-text reason.
  */
 export async function deleteUser(db: Db, clock: Clock, id: string): Promise<{ id: string; external_id: string | null }> {
   return db.transaction().execute(async (trx) => {
     const rec = await lockedUser(trx, id);
     const now = clock.now();
     await endUserSessions(trx, null, now, 'removed', id);
+    // Codes prove a sign-up, a user (sign-in, reset) or an email address: only hashes, but nothing of the user should stay.
+    const signUps = (await trx.selectFrom('sign_ups').select('id').where('created_user_id', '=', id).execute()).map((r) => r.id);
+    await trx.deleteFrom('email_codes').where('subject_id', 'in', [id, ...signUps, ...rec.emails.map((e) => e.id)]).execute();
+    if (signUps.length) await trx.deleteFrom('sign_ups').where('id', 'in', signUps).execute();
     await trx.deleteFrom('email_addresses').where('user_id', '=', id).execute();
     await trx.deleteFrom('phone_numbers').where('user_id', '=', id).execute();
     const updatedAt = nextUpdatedAt(rec.user.updated_at, now);
@@ -331,12 +337,14 @@ export async function deleteUser(db: Db, clock: Clock, id: string): Promise<{ id
       public_metadata: '{}', private_metadata: '{}', unsafe_metadata: '{}',
       primary_email_address_id: null, primary_phone_number_id: null,
       locale: null, timezone: null, legal_accepted_at: null,
+      // A ban reason is free text about the person; a tombstone is neither banned nor locked.
+      banned: 0, ban_reason: null, banned_until: null, locked: 0, failed_attempts: 0, locked_until: null,
       deleted_at: now, updated_at: updatedAt,
     }).where('id', '=', id).execute();
-    // What an app needs to find its row, captured before the PII went.
+    // Clerk's deleted object, with no PII: the external id lets an app find its row.
     await recordEvent(trx, now, 'user.deleted', {
-      object: 'user', id, deleted: true, external_id: rec.user.external_id, public_metadata: JSON.parse(rec.user.public_metadata),
-      // Later than every earlier event's data.updated_at, so order-by-updated_at receivers apply the delete last.
+      ...deletedUserJson(id), external_id: rec.user.external_id,
+      // Not PII but the version: later than every earlier event's data.updated_at, so order-by-updated_at receivers apply the delete last.
       updated_at: updatedAt,
     }, id);
     await recordAudit(trx, now, { type: 'user.deleted', target: { type: 'user', id } });
