@@ -19,11 +19,25 @@ export async function findClientByToken(db: Db, token: string): Promise<ClientTa
   return (await db.executeQuery<ClientTable>(clientByTokenHash(db, hashClientToken(token)))).rows[0];
 }
 
-/** A new client and its token, not yet stored (a sign-in stores it with its session, see ClientRef). */
-export function newClient(now: number): { client: ClientTable; token: string } {
+/** A client row whose token is known (only its hash is stored). */
+type Keyed = { client: ClientTable & { token_hash: string }; token: string };
+
+/** A fresh random token and its hash. */
+function newClientToken(): { token: string; hash: string } {
   const token = randomBytes(32).toString('base64url');
-  const client: ClientTable = { id: newId('client', now), token_hash: hashClientToken(token), last_active_session_id: null, created_at: now, updated_at: now };
-  return { client, token };
+  return { token, hash: hashClientToken(token) };
+}
+
+/** A new client and its token, not yet stored (a sign-in stores it with its session, see ClientRef). */
+export function newClient(now: number): Keyed {
+  const { token, hash } = newClientToken();
+  return { client: { id: newId('client', now), token_hash: hash, last_active_session_id: null, created_at: now, updated_at: now }, token };
+}
+
+/** The same client under a new token, not yet stored (a sign-in stores it with its session, see ClientRef). */
+export function rekeyedClient(client: ClientTable): Keyed {
+  const { token, hash } = newClientToken();
+  return { client: { ...client, token_hash: hash }, token };
 }
 
 export async function createClient(db: Db, clock: Clock): Promise<{ client: ClientTable; token: string }> {
@@ -33,7 +47,21 @@ export async function createClient(db: Db, clock: Clock): Promise<{ client: Clie
 }
 
 /**
+ * Gives a stored client a new token at once (the old one stops working) and
+ * returns it: for a sign-in that opened its session on the client without a
+ * ClientRef `tokenHash` (sign-up verification).
+ */
+export async function rotateClientToken(db: Db, clientId: string): Promise<string> {
+  const { token, hash } = newClientToken();
+  await db.updateTable('clients').set({ token_hash: hash }).where('id', '=', clientId).execute();
+  return token;
+}
+
+/**
  * The client a new session goes to: one that exists, or a new one stored in the
  * same transaction as the session (so a failed sign-in leaves no client behind).
+ * An existing client's `tokenHash` replaces its token in that transaction too:
+ * a sign-in must not stay reachable through a token that was around before it
+ * (session fixation: a token planted in the browser, or seen by someone else).
  */
-export type ClientRef = { existing: string } | { create: ClientTable };
+export type ClientRef = { existing: string; tokenHash?: string } | { create: ClientTable };

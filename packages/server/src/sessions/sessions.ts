@@ -54,8 +54,9 @@ export async function createSession(
 
 /**
  * Opens an active session for a user on a client (a new token-less one unless
- * given) and makes it the client's active session; inside the caller's
- * transaction. Returns the session and the user as it now is.
+ * given) and makes it the client's active session, re-keying an existing
+ * client given its new `tokenHash`; inside the caller's transaction. Returns
+ * the session and the user as it now is.
  */
 export async function openSession(
   trx: Db,
@@ -85,7 +86,7 @@ export async function openSession(
     updated_at: now,
   };
   if (client && 'existing' in client) {
-    await trx.executeQuery(activateClientSession(trx, clientId, session.id, now));
+    await trx.executeQuery(activateClientSession(trx, clientId, session.id, client.tokenHash, now));
   } else {
     await trx.executeQuery(insertClient(trx, clientId, stored?.token_hash ?? null, session.id, stored?.created_at ?? now, now));
   }
@@ -98,8 +99,11 @@ export async function openSession(
 // The statements every sign-in runs, compiled once (storage/prepared.ts).
 const touchLiveUser = prepared((db: Db, userId: string, now: number) => db.updateTable('users')
   .set({ last_active_at: now, last_sign_in_at: now }).where('id', '=', userId).where('deleted_at', 'is', null).returningAll());
-const activateClientSession = prepared((db: Db, clientId: string, sessionId: string, now: number) =>
-  db.updateTable('clients').set({ last_active_session_id: sessionId, updated_at: now }).where('id', '=', clientId));
+// A given token hash replaces the client's (see ClientRef); without one (NULL) the token stays. One statement either way.
+const activateClientSession = prepared((db: Db, clientId: string, sessionId: string, tokenHash: string | undefined, now: number) =>
+  db.updateTable('clients').set((eb) => ({
+    last_active_session_id: sessionId, updated_at: now, token_hash: eb.fn.coalesce(eb.val(tokenHash ?? null), eb.ref('token_hash')),
+  })).where('id', '=', clientId));
 const insertClient = prepared((db: Db, id: string, tokenHash: string | null, sessionId: string, createdAt: number, now: number) =>
   db.insertInto('clients').values({ id, token_hash: tokenHash, last_active_session_id: sessionId, created_at: createdAt, updated_at: now }));
 const SESSION_COLUMNS = ['id', 'client_id', 'user_id', 'status', 'last_active_at', 'expire_at', 'abandon_at', 'created_at', 'updated_at'] as const;

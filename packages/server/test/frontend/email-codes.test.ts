@@ -59,8 +59,9 @@ describe.each(dialects())('email-code sign-in and password reset (%s)', (dialect
     expect(done.status).toBe(200);
     const sid = done.body.response.created_session_id;
     expect(done.body.client.sessions.map((s: { id: string }) => s.id)).toEqual([sid]);
-    // The code is spent.
-    expect((await native('/v1/client/sign_ins/email_code/attempt', { identifier: 'coder@example.com', code }, known.token!)).status).toBe(422);
+    // The code is spent (asked with the client's new token: the sign-in replaced the old one).
+    expect(done.token).not.toBe(known.token);
+    expect((await native('/v1/client/sign_ins/email_code/attempt', { identifier: 'coder@example.com', code }, done.token!)).status).toBe(422);
     expect(await server.db.selectFrom('dev_emails').select('to_address').where('to_address', 'like', 'ghost%').execute()).toEqual([]);
   });
 

@@ -125,9 +125,14 @@ describe.each(dialects())('Frontend API journey (%s)', (dialect) => {
     expect(token.length).toBeGreaterThan(30);
     const signUp = (await first.json()).response;
     const code = codeIn(smtp.mails.find((m) => m.to === 'native@example.com'));
-    const bearer = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const done = await (await fetch(`${server.url}/v1/client/sign_ups/${signUp.id}/attempt_verification`, { method: 'POST', headers: bearer, body: JSON.stringify({ code }) })).json();
-    const sid = done.response.created_session_id;
+    const verified = await fetch(`${server.url}/v1/client/sign_ups/${signUp.id}/attempt_verification`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ code }),
+    });
+    // Signing in gave the client a new token; the old one is void.
+    const rotated = verified.headers.get('latchkey-client-token')!;
+    expect(rotated).not.toBe(token);
+    const bearer = { authorization: `Bearer ${rotated}`, 'content-type': 'application/json' };
+    const sid = (await verified.json()).response.created_session_id;
     const minted = await (await fetch(`${server.url}/v1/client/sessions/${sid}/tokens`, { method: 'POST', headers: bearer, body: '{}' })).json();
     expect((await verifyWithClerk(minted.jwt)).sid).toBe(sid);
     await fetch(`${server.url}/v1/client/sessions`, { method: 'DELETE', headers: bearer });

@@ -1,9 +1,9 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { LatchkeyError } from '../../errors/latchkey-error.js';
-import { createClient, findClientByToken, newClient, type ClientRef } from '../../frontend/clients.js';
+import { createClient, findClientByToken, newClient, rekeyedClient, rotateClientToken, type ClientRef } from '../../frontend/clients.js';
 import type { Services } from '../../services.js';
-import type { ClientTable, SessionTable } from '../../storage/schema.js';
+import type { ClientTable, SessionTable, SignUpTable } from '../../storage/schema.js';
 import { cors } from './cors.js';
 
 export const CLIENT_COOKIE = '__client';
@@ -63,36 +63,55 @@ export async function requireClient(c: Context, s: Services, create = false): Pr
 export interface ClientForSignIn {
   id: string;
   ref: ClientRef;
-  /** Hands a new client's token to the caller; call once the sign-in succeeded. */
+  /** Hands the client's new token to the caller; call once the sign-in succeeded. */
   issue(): void;
   /** The client row once `session` (opened on it) became its active session. */
   after(session: SessionTable): ClientTable;
 }
 
 /**
- * The client a sign-in opens its session on: the request's own, or a new one
- * that the sign-in stores with the session. A new client's token is handed out
- * only by `issue()`, after the sign-in succeeded: a failed sign-in leaves
- * neither a client row nor a cookie.
+ * The client a sign-in opens its session on: the request's own under a new
+ * token, or a new one; the sign-in stores either with the session (ClientRef).
+ * Re-keying the request's own client defeats session fixation: whoever planted
+ * or saw its old token gets nothing from this sign-in. The token is handed out
+ * only by `issue()`, after the sign-in succeeded: a failed sign-in changes no
+ * client row and sets no cookie.
  */
 export async function clientForSignIn(c: Context, s: Services): Promise<ClientForSignIn> {
   const found = await findClient(c, s);
-  const created = found ? undefined : newClient(s.clock.now());
-  const row = found?.client ?? created!.client;
+  const { client: row, token } = found ? rekeyedClient(found.client) : newClient(s.clock.now());
   return {
     id: row.id,
-    ref: found ? { existing: row.id } : { create: row },
-    issue: () => {
-      if (created) issueClientToken(c, s, created.token);
-    },
+    ref: found ? { existing: row.id, tokenHash: row.token_hash } : { create: row },
+    issue: () => issueClientToken(c, s, token),
     // openSession stamps the client with the session's own time.
     after: (session) => ({ ...row, last_active_session_id: session.id, updated_at: session.created_at }),
   };
 }
 
-/** A new client's token: a header for native apps (they asked with NATIVE_HEADER), an httpOnly cookie for browsers. */
+/**
+ * Runs a sign-up verification (`verify`) and, when it signs in on the request's
+ * client now, re-keys the client and hands out the new token, as clientForSignIn
+ * does for a sign-in. The verification stores its session without a ClientRef
+ * `tokenHash`, so the new token is stored by a statement of its own, once the
+ * verification succeeded. A replay of a completed verification answers the
+ * same and changes nothing, so it re-keys nothing either.
+ */
+export async function rekeyOnSignUp(c: Context, s: Services, clientId: string, signUpId: string,
+  verify: () => Promise<SignUpTable>): Promise<SignUpTable> {
+  const before = await c.var.db.selectFrom('sign_ups').select('status')
+    .where('id', '=', signUpId).where('client_id', '=', clientId).executeTakeFirst();
+  const signUp = await verify();
+  if (before?.status !== 'complete' && signUp.status === 'complete') issueClientToken(c, s, await rotateClientToken(c.var.db, clientId));
+  return signUp;
+}
+
+/**
+ * A client's token, the way the request's client travels: a header for native
+ * apps (a Bearer token, or asking with NATIVE_HEADER), an httpOnly cookie for browsers.
+ */
 function issueClientToken(c: Context, s: Services, token: string): void {
-  if (c.req.header(NATIVE_HEADER)) {
+  if (c.req.header('authorization') || c.req.header(NATIVE_HEADER)) {
     c.header(CLIENT_TOKEN_HEADER, token);
     return;
   }

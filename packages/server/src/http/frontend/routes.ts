@@ -18,7 +18,7 @@ import { ownUserJson } from '../../users/serialize.js';
 import { jsonBody } from '../body.js';
 import { requestOrigin } from '../request-origin.js';
 import { withActor } from '../../events/origin.js';
-import { browserGuards, clientForSignIn, requireClient, type ClientForSignIn } from './client-context.js';
+import { browserGuards, clientForSignIn, rekeyOnSignUp, requireClient, type ClientForSignIn } from './client-context.js';
 
 const tokenSchema = z.strictObject({});
 const codeSchema = z.strictObject({ code: z.string().max(16) });
@@ -96,7 +96,9 @@ export function frontendRoutes(s: Services) {
   app.post('/sign_ups/:id/attempt_verification', async (c) => {
     const { code } = await jsonBody(c, codeSchema);
     const { client } = await requireClient(c, s);
-    return reply(c, client.id, signUpJson(await verifySignUp(acting(c), client.id, c.req.param('id'), code)));
+    const id = c.req.param('id');
+    const signUp = await rekeyOnSignUp(c, s, client.id, id, () => verifySignUp(acting(c), client.id, id, code));
+    return reply(c, client.id, signUpJson(signUp));
   });
 
   app.post('/sign_ins', async (c) => {

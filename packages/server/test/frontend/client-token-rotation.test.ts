@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dialects, startServer, type TestServer } from '../support/server.js';
+
+const PASSWORD = 'a rotation test password';
+
+/**
+ * Session fixation: a sign-in on an existing client gives that client a new
+ * token, so a token planted in (or learned from) the browser before the sign-in
+ * never reaches the session it opens. A failed sign-in changes nothing.
+ */
+describe.each(dialects())('client token rotation on sign-in (%s)', (dialect) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer(dialect);
+  });
+  afterAll(() => server?.close());
+
+  const user = (email: string, password: string | null = PASSWORD) =>
+    server.api('/v1/users', { method: 'POST', json: { email_address: [email], ...(password ? { password } : {}) } });
+
+  /** A browser request carrying `cookie` (the `__client=...` pair), from the app's own origin. */
+  async function browser(method: string, path: string, cookie: string | undefined, json?: unknown) {
+    const headers: Record<string, string> = { origin: server.url };
+    if (cookie) headers.cookie = cookie;
+    if (json !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${server.url}${path}`, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
+    const set = res.headers.getSetCookie().find((c) => c.startsWith('__client=') && !c.startsWith('__client=;'));
+    return { status: res.status, body: await res.json(), cookie: set?.split(';')[0] };
+  }
+
+  /** A native request with `Bearer token` (or, without one, the latchkey-native header). */
+  async function native(method: string, path: string, token: string | undefined, json?: unknown) {
+    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : { 'latchkey-native': '1' };
+    if (json !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${server.url}${path}`, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
+    return { status: res.status, body: await res.json(), token: res.headers.get('latchkey-client-token') ?? undefined, setCookie: res.headers.get('set-cookie') };
+  }
+
+  async function codeFor(to: string, kind: string): Promise<string> {
+    for (let i = 0; i < 50; i++) {
+      const list = await (await server.api(`/v1/dev/outbox?to_email_address=${encodeURIComponent(to)}`)).json();
+      const mail = list.data.find((m: { kind: string }) => m.kind === kind);
+      if (mail) return /\b(\d{6})\b/.exec(mail.body)![1]!;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`no ${kind} email for ${to}`);
+  }
+
+  const sessionIds = (body: { response: { sessions: { id: string }[] } }) => body.response.sessions.map((s) => s.id).sort();
+
+  it('browser: a password sign-in on a planted cookie sets a new cookie; the planted one no longer finds the client', async () => {
+    await user('fixed@example.com');
+    // The attacker's client: any code request hands one out.
+    const planted = (await browser('POST', '/v1/client/sign_ins/email_code', undefined, { identifier: 'attacker@example.com' })).cookie!;
+    expect(planted).toMatch(/^__client=.+/);
+
+    const signIn = await browser('POST', '/v1/client/sign_ins', planted, { identifier: 'fixed@example.com', password: PASSWORD });
+    expect(signIn.status).toBe(200);
+    const sid = signIn.body.response.created_session_id as string;
+    expect(signIn.cookie).toMatch(/^__client=.+/);
+    expect(signIn.cookie).not.toBe(planted);
+
+    const stale = await browser('GET', '/v1/client', planted);
+    expect(stale.status).toBe(401);
+    expect(stale.body.errors[0].code).toBe('client_missing');
+    expect((await browser('POST', `/v1/client/sessions/${sid}/tokens`, planted, {})).status).toBe(401);
+
+    const fresh = await browser('GET', '/v1/client', signIn.cookie);
+    expect(fresh.status).toBe(200);
+    expect(fresh.body.response.last_active_session_id).toBe(sid);
+    expect((await browser('POST', `/v1/client/sessions/${sid}/tokens`, signIn.cookie, {})).status).toBe(200);
+  });
+
+  it('native: an email-code sign-in on a Bearer token returns a new one in latchkey-client-token; the old one is refused', async () => {
+    await user('native-code@example.com', null);
+    const started = await native('POST', '/v1/client/sign_ins/email_code', undefined, { identifier: 'native-code@example.com' });
+    const old = started.token!;
+    const code = await codeFor('native-code@example.com', 'sign_in');
+
+    const done = await native('POST', '/v1/client/sign_ins/email_code/attempt', old, { identifier: 'native-code@example.com', code });
+    expect(done.status).toBe(200);
+    expect(done.setCookie).toBeNull();
+    expect(done.token).toBeDefined();
+    expect(done.token).not.toBe(old);
+    const sid = done.body.response.created_session_id as string;
+
+    const stale = await native('GET', '/v1/client', old);
+    expect(stale.status).toBe(401);
+    expect(stale.body.errors[0].code).toBe('client_invalid');
+    const fresh = await native('GET', '/v1/client', done.token);
+    expect(fresh.status).toBe(200);
+    expect(sessionIds(fresh.body)).toEqual([sid]);
+    expect((await native('POST', `/v1/client/sessions/${sid}/tokens`, done.token, {})).status).toBe(200);
+  });
+
+  it('a second sign-in on the same client rotates again and keeps the first session on it', async () => {
+    await user('multi-a@example.com');
+    await user('multi-b@example.com');
+    const first = await native('POST', '/v1/client/sign_ins', undefined, { identifier: 'multi-a@example.com', password: PASSWORD });
+    const second = await native('POST', '/v1/client/sign_ins', first.token, { identifier: 'multi-b@example.com', password: PASSWORD });
+    expect(second.status).toBe(200);
+    expect(second.token).not.toBe(first.token);
+    expect((await native('GET', '/v1/client', first.token)).status).toBe(401);
+    const client = await native('GET', '/v1/client', second.token);
+    expect(sessionIds(client.body)).toEqual([first.body.response.created_session_id, second.body.response.created_session_id].sort());
+  });
+
+  it('a password reset and a sign-up verification rotate the token too', async () => {
+    await user('reset-rotate@example.com');
+    const asked = await native('POST', '/v1/client/password_resets', undefined, { identifier: 'reset-rotate@example.com' });
+    const code = await codeFor('reset-rotate@example.com', 'reset_password');
+    const reset = await native('POST', '/v1/client/password_resets/attempt', asked.token,
+      { identifier: 'reset-rotate@example.com', code, password: 'a brand new rotation passphrase' });
+    expect(reset.status).toBe(200);
+    expect(reset.token).toBeDefined();
+    expect(reset.token).not.toBe(asked.token);
+    expect((await native('GET', '/v1/client', asked.token)).status).toBe(401);
+    expect((await native('GET', '/v1/client', reset.token)).status).toBe(200);
+
+    const started = await native('POST', '/v1/client/sign_ups', undefined, { email_address: 'signup-rotate@example.com', password: PASSWORD });
+    const signUpCode = await codeFor('signup-rotate@example.com', 'verification_code');
+    const verified = await native('POST', `/v1/client/sign_ups/${started.body.response.id}/attempt_verification`, started.token, { code: signUpCode });
+    expect(verified.status).toBe(200);
+    expect(verified.body.response.status).toBe('complete');
+    expect(verified.token).toBeDefined();
+    expect(verified.token).not.toBe(started.token);
+    expect((await native('GET', '/v1/client', started.token)).status).toBe(401);
+    const client = await native('GET', '/v1/client', verified.token);
+    expect(sessionIds(client.body)).toEqual([verified.body.response.created_session_id]);
+    // Replaying the completed verification answers the same and re-keys nothing.
+    const replay = await native('POST', `/v1/client/sign_ups/${started.body.response.id}/attempt_verification`, verified.token, { code: signUpCode });
+    expect(replay.status).toBe(200);
+    expect(replay.token).toBeUndefined();
+    expect((await native('GET', '/v1/client', verified.token)).status).toBe(200);
+  });
+
+  it('a failed sign-in on an existing client keeps its token and hands out none', async () => {
+    await user('wrong-pw@example.com');
+    const planted = (await browser('POST', '/v1/client/sign_ins/email_code', undefined, { identifier: 'someone@example.com' })).cookie!;
+    const refused = await browser('POST', '/v1/client/sign_ins', planted, { identifier: 'wrong-pw@example.com', password: 'not the password at all' });
+    expect(refused.status).toBe(422);
+    expect(refused.cookie).toBeUndefined();
+    expect((await browser('GET', '/v1/client', planted)).status).toBe(200);
+
+    const started = await native('POST', '/v1/client/sign_ins/email_code', undefined, { identifier: 'someone-else@example.com' });
+    const wrong = await native('POST', '/v1/client/sign_ins', started.token, { identifier: 'wrong-pw@example.com', password: 'not the password at all' });
+    expect(wrong.status).toBe(422);
+    expect(wrong.token).toBeUndefined();
+    expect(wrong.setCookie).toBeNull();
+    expect((await native('GET', '/v1/client', started.token)).status).toBe(200);
+  });
+});
