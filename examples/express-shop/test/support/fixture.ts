@@ -124,12 +124,16 @@ export async function signUp(lk: Latchkey, email: string, names: { first_name?: 
   const code = /\b(\d{6})\b/.exec(mail.body)![1];
   const done = await frontend(`/v1/client/sign_ups/${started.body.response.id}/attempt_verification`, { code }, clientToken);
   expect(done.body.response.status).toBe('complete');
+  // Signing in re-keys the client: from now on only the new token works.
+  const signedInToken = done.res.headers.get('latchkey-client-token')!;
+  expect(signedInToken).toBeTruthy();
+  expect(signedInToken).not.toBe(clientToken);
   const sessionId = done.body.response.created_session_id as string;
   return {
     userId: done.body.response.created_user_id,
     sessionId,
     email,
-    token: async () => (await frontend(`/v1/client/sessions/${sessionId}/tokens`, {}, clientToken)).body.jwt,
+    token: async () => (await frontend(`/v1/client/sessions/${sessionId}/tokens`, {}, signedInToken)).body.jwt,
   };
 }
 
