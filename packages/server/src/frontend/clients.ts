@@ -47,21 +47,11 @@ export async function createClient(db: Db, clock: Clock): Promise<{ client: Clie
 }
 
 /**
- * Gives a stored client a new token at once (the old one stops working) and
- * returns it: for a sign-in that opened its session on the client without a
- * ClientRef `tokenHash` (sign-up verification).
- */
-export async function rotateClientToken(db: Db, clientId: string): Promise<string> {
-  const { token, hash } = newClientToken();
-  await db.updateTable('clients').set({ token_hash: hash }).where('id', '=', clientId).execute();
-  return token;
-}
-
-/**
  * The client a new session goes to: one that exists, or a new one stored in the
  * same transaction as the session (so a failed sign-in leaves no client behind).
  * An existing client's `tokenHash` replaces its token in that transaction too:
  * a sign-in must not stay reachable through a token that was around before it
  * (session fixation: a token planted in the browser, or seen by someone else).
  */
-export type ClientRef = { existing: string; tokenHash?: string } | { create: ClientTable };
+export type ClientRef = ExistingClientRef | { create: ClientTable };
+export type ExistingClientRef = { existing: string; tokenHash?: string };

@@ -7,6 +7,7 @@ import { readStoredSettings } from '../instance/settings-store.js';
 import type { Services } from '../services.js';
 import { openSession } from '../sessions/sessions.js';
 import type { SignUpTable } from '../storage/schema.js';
+import type { ExistingClientRef } from './clients.js';
 import { buildUser, identifierExists, insertUser } from '../users/users.js';
 import { consumeCode, issueCode, type IssueOptions } from './email-codes.js';
 import { serializeMetadata } from '../users/metadata.js';
@@ -109,11 +110,13 @@ export async function resendSignUpCode(s: Services, clientId: string, id: string
 
 /**
  * Verifies the code, then creates the user (email verified) and a session on
- * this client, and completes the sign-up: all in one transaction.
+ * the client (`client`: the sign-up's own, re-keyed as every sign-in re-keys it),
+ * and completes the sign-up: all in one transaction. `signedIn` is false for a
+ * replay of a completed verification, which changes nothing.
  */
-export async function verifySignUp(s: Services, clientId: string, id: string, code: string): Promise<SignUpTable> {
-  const signUp = await pendingSignUp(s, clientId, id);
-  if (signUp.status === 'complete') return signUp;
+export async function verifySignUp(s: Services, client: ExistingClientRef, id: string, code: string): Promise<{ signUp: SignUpTable; signedIn: boolean }> {
+  const signUp = await pendingSignUp(s, client.existing, id);
+  if (signUp.status === 'complete') return { signUp, signedIn: false };
   await s.limits.consume('codeAttemptsPerIdentifier', signUp.email_address);
   await consumeCode(s.db, s.clock, 'sign_up', signUp.id, code);
   const rec = await buildUser(s.clock, {
@@ -132,12 +135,12 @@ export async function verifySignUp(s: Services, clientId: string, id: string, co
       if (!allowed.includes(signUp.role)) throw roleNotAllowed(allowed);
     }
     await insertUser(trx, rec, 'user.signed_up');
-    const { session } = await openSession(trx, s.clock, s.settings.get(), rec.user.id, { existing: clientId });
+    const { session } = await openSession(trx, s.clock, s.settings.get(), rec.user.id, client);
     const done: SignUpTable = {
       ...signUp, status: 'complete', created_user_id: rec.user.id, created_session_id: session.id,
       password_digest: null, updated_at: s.clock.now(),
     };
     await trx.updateTable('sign_ups').set(done).where('id', '=', id).execute();
-    return done;
+    return { signUp: done, signedIn: true };
   });
 }

@@ -1,9 +1,9 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { LatchkeyError } from '../../errors/latchkey-error.js';
-import { createClient, findClientByToken, newClient, rekeyedClient, rotateClientToken, type ClientRef } from '../../frontend/clients.js';
+import { createClient, findClientByToken, newClient, rekeyedClient, type ClientRef, type ExistingClientRef } from '../../frontend/clients.js';
 import type { Services } from '../../services.js';
-import type { ClientTable, SessionTable, SignUpTable } from '../../storage/schema.js';
+import type { ClientTable, SessionTable } from '../../storage/schema.js';
 import { cors } from './cors.js';
 
 export const CLIENT_COOKIE = '__client';
@@ -79,31 +79,21 @@ export interface ClientForSignIn {
  */
 export async function clientForSignIn(c: Context, s: Services): Promise<ClientForSignIn> {
   const found = await findClient(c, s);
-  const { client: row, token } = found ? rekeyedClient(found.client) : newClient(s.clock.now());
+  return found ? rekeyForSignIn(c, s, found.client) : forSignIn(c, s, newClient(s.clock.now()), false);
+}
+
+/** The request's own `client` (already found) under a new token, as clientForSignIn gives it: for a sign-up verification. */
+export const rekeyForSignIn = (c: Context, s: Services, client: ClientTable) =>
+  forSignIn(c, s, rekeyedClient(client), true) as ClientForSignIn & { ref: ExistingClientRef };
+
+function forSignIn(c: Context, s: Services, { client: row, token }: { client: ClientTable & { token_hash: string }; token: string }, existing: boolean): ClientForSignIn {
   return {
     id: row.id,
-    ref: found ? { existing: row.id, tokenHash: row.token_hash } : { create: row },
+    ref: existing ? { existing: row.id, tokenHash: row.token_hash } : { create: row },
     issue: () => issueClientToken(c, s, token),
     // openSession stamps the client with the session's own time.
     after: (session) => ({ ...row, last_active_session_id: session.id, updated_at: session.created_at }),
   };
-}
-
-/**
- * Runs a sign-up verification (`verify`) and, when it signs in on the request's
- * client now, re-keys the client and hands out the new token, as clientForSignIn
- * does for a sign-in. The verification stores its session without a ClientRef
- * `tokenHash`, so the new token is stored by a statement of its own, once the
- * verification succeeded. A replay of a completed verification answers the
- * same and changes nothing, so it re-keys nothing either.
- */
-export async function rekeyOnSignUp(c: Context, s: Services, clientId: string, signUpId: string,
-  verify: () => Promise<SignUpTable>): Promise<SignUpTable> {
-  const before = await c.var.db.selectFrom('sign_ups').select('status')
-    .where('id', '=', signUpId).where('client_id', '=', clientId).executeTakeFirst();
-  const signUp = await verify();
-  if (before?.status !== 'complete' && signUp.status === 'complete') issueClientToken(c, s, await rotateClientToken(c.var.db, clientId));
-  return signUp;
 }
 
 /**

@@ -18,7 +18,7 @@ import { ownUserJson } from '../../users/serialize.js';
 import { jsonBody } from '../body.js';
 import { requestOrigin } from '../request-origin.js';
 import { withActor } from '../../events/origin.js';
-import { browserGuards, clientForSignIn, rekeyOnSignUp, requireClient, type ClientForSignIn } from './client-context.js';
+import { browserGuards, clientForSignIn, rekeyForSignIn, requireClient, type ClientForSignIn } from './client-context.js';
 
 const tokenSchema = z.strictObject({});
 const codeSchema = z.strictObject({ code: z.string().max(16) });
@@ -96,8 +96,9 @@ export function frontendRoutes(s: Services) {
   app.post('/sign_ups/:id/attempt_verification', async (c) => {
     const { code } = await jsonBody(c, codeSchema);
     const { client } = await requireClient(c, s);
-    const id = c.req.param('id');
-    const signUp = await rekeyOnSignUp(c, s, client.id, id, () => verifySignUp(acting(c), client.id, id, code));
+    const target = rekeyForSignIn(c, s, client);
+    const { signUp, signedIn } = await verifySignUp(acting(c), target.ref, c.req.param('id'), code);
+    if (signedIn) target.issue();
     return reply(c, client.id, signUpJson(signUp));
   });
 
