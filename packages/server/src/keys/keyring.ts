@@ -10,11 +10,6 @@ import { generateSigningKey, loadSigningKey, type PublicJwk, type SigningKey } f
  */
 const SIGNED_UNTIL_STEP_MS = 60_000;
 
-interface Published {
-  jwk: PublicJwk;
-  signedUntil: number;
-  active: boolean;
-}
 
 /**
  * The instance's signing keys, cached in memory and re-read from storage every few
@@ -25,10 +20,16 @@ interface Published {
  * of every token it signed) is in the future, then leaves. Each instance raises
  * `signed_until` before handing out a token whose `exp` passes it, so the bound
  * holds even for an instance that has not yet noticed a rotation.
+ *
+ * The JWKS itself is read from storage on every request, not from this cache:
+ * with several instances, one may sign with a key another has not reloaded yet
+ * (a new key), or raise the bound of a retired key another would already drop.
+ * Storage is where every instance wrote before handing out a token.
  */
 export class Keyring {
   private signer!: SigningKey;
-  private published: Published[] = [];
+  /** `signed_until` per kid, as last read or written by this instance: spares noteSigned a write per token. */
+  private signedUntil = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -50,11 +51,7 @@ export class Keyring {
     if (this.signer?.kid !== activeRow.kid) {
       this.signer = loadSigningKey(activeRow.kid, unseal(activeRow.private_key, this.encryptionKey));
     }
-    this.published = rows.map((r) => ({
-      jwk: JSON.parse(r.public_jwk) as PublicJwk,
-      signedUntil: r.signed_until,
-      active: r.status === 'active',
-    }));
+    this.signedUntil = new Map(rows.map((r) => [r.kid, r.signed_until]));
   }
 
   /** Re-reads keys every `intervalMs`; the timer does not keep the process alive. */
@@ -71,10 +68,13 @@ export class Keyring {
     return this.signer;
   }
 
-  /** The JWKS: the active key and every retired key a live token may still carry. */
-  jwks(): { keys: PublicJwk[] } {
+  /** The JWKS, read from storage: the active key and every retired key a live token may still carry. */
+  async jwks(): Promise<{ keys: PublicJwk[] }> {
+    const rows = await this.db.selectFrom('signing_keys').select(['public_jwk', 'status', 'signed_until'])
+      .orderBy('created_at', 'desc').execute();
     const now = this.clock.now();
-    return { keys: this.published.filter((p) => p.active || p.signedUntil > now).map((p) => p.jwk) };
+    const live = rows.filter((r) => r.status === 'active' || r.signed_until > now);
+    return { keys: live.map((r) => JSON.parse(r.public_jwk) as PublicJwk) };
   }
 
   /**
@@ -82,8 +82,7 @@ export class Keyring {
    * Writes only when the stored bound would be passed.
    */
   async noteSigned(kid: string, expMs: number): Promise<void> {
-    const entry = this.published.find((p) => p.jwk.kid === kid);
-    if (entry && entry.signedUntil >= expMs) return;
+    if ((this.signedUntil.get(kid) ?? 0) >= expMs) return;
     const bound = expMs + SIGNED_UNTIL_STEP_MS;
     await this.db
       .updateTable('signing_keys')
@@ -91,7 +90,7 @@ export class Keyring {
       .where('kid', '=', kid)
       .where('signed_until', '<', bound)
       .execute();
-    if (entry) entry.signedUntil = Math.max(entry.signedUntil, bound);
+    this.signedUntil.set(kid, Math.max(this.signedUntil.get(kid) ?? 0, bound));
   }
 }
 

@@ -205,6 +205,39 @@ describe.each(dialects())('signing-key rotation (%s)', (dialect) => {
       await other.close();
     }
   });
+
+  it('every instance publishes what storage holds, reloaded or not: a new key at once, a raised bound at once', async () => {
+    const sid = await newSession(server, 'rot4@example.com');
+    const other = await instanceOn(server, clock); // never reloads in this test
+    try {
+      const oldKid = keyring().activeKey.kid;
+      await mintVia(other, server, sid, { expires_in_seconds: 60 });
+      // Rotated by another process (the CLI): the instance that signs with the new key
+      // may be a third one that reloaded already. Neither instance here has reloaded.
+      const { newKid } = await rotateSigningKey(server.db, clock, undefined);
+      expect(keyring().activeKey.kid).toBe(oldKid);
+      expect(await kidsOf(server)).toEqual([oldKid, newKid].sort());
+      expect((await other.services.keyring.jwks()).keys.map((k) => k.kid).sort()).toEqual([oldKid, newKid].sort());
+
+      // The server reloads and sees the old key retired, with the bound of the 60 s token.
+      await keyring().reload();
+      const bound = (await signingKey(server, oldKid)).signed_until;
+      // The other instance, not reloaded, still signs with the old key, now for two hours:
+      // it raises the stored bound first, and the server publishes the key until then
+      // without reloading again.
+      const late = await mintVia(other, server, sid, { expires_in_seconds: 7200 });
+      expect(headerOf(late).kid).toBe(oldKid);
+      const raised = (await signingKey(server, oldKid)).signed_until;
+      expect(raised).toBeGreaterThan(bound);
+      clock.set(bound + 1);
+      expect(await kidsOf(server)).toEqual([oldKid, newKid].sort());
+      expect((await verifyToken(late, { keys: await publishedJwks(server), now: () => clock.now() })).sub).toBe(claimsOf(late).sub);
+      clock.set(raised);
+      expect(await kidsOf(server)).toEqual([newKid]);
+    } finally {
+      await other.close();
+    }
+  });
 });
 
 describe.each(dialects())('signing keys encrypted at rest (%s)', (dialect) => {
@@ -269,8 +302,8 @@ describe.each(dialects())('signing keys encrypted at rest (%s)', (dialect) => {
     const after = await mintVia(again, server, sid);
     expect(headerOf(after).kid).toBe(newKid);
     // The retired key is still published for the token it signed before the restart.
-    expect(again.services.keyring.jwks().keys.map((k) => k.kid).sort()).toEqual([kid, newKid].sort());
-    const jwks = again.services.keyring.jwks() as { keys: Jwk[] };
+    const jwks = await again.services.keyring.jwks() as { keys: Jwk[] };
+    expect(jwks.keys.map((k) => k.kid).sort()).toEqual([kid, newKid].sort());
     expect((await verifyToken(before, { keys: jwks, now: () => clock.now() })).sub).toBe(claimsOf(after).sub);
     expect(await privateKeys(again.services.db)).toEqual(stored);
   });

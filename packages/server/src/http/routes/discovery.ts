@@ -5,15 +5,16 @@ import type { Services } from '../../services.js';
  * OIDC discovery and the JWKS. The issuer is the public URL byte for byte:
  * Convex compares it to `iss` exactly and builds tokenIdentifier from it.
  * Keys are cached briefly: after a rotation, verifiers meeting an unknown kid
- * refetch, and a short max-age bounds how long anyone else waits.
+ * refetch, and a short max-age bounds how long anyone else waits. The JWKS is
+ * read from storage per request (keys/keyring.ts says why).
  */
 export function discoveryRoutes(s: Services) {
   const app = new Hono();
   const issuer = s.config.publicUrl;
 
-  const jwks = (c: Context) => {
+  const jwks = async (c: Context) => {
     c.header('Cache-Control', 'public, max-age=60, stale-while-revalidate=60');
-    return c.json(s.keyring.jwks());
+    return c.json(await s.keyring.jwks());
   };
   app.get('/.well-known/jwks.json', jwks);
   // Clerk's SDKs call this one with the secret key; it is public either way.
