@@ -9,6 +9,7 @@ import { openSession } from '../sessions/sessions.js';
 import type { SignUpTable } from '../storage/schema.js';
 import type { ExistingClientRef } from './clients.js';
 import { buildUser, identifierExists, insertUser } from '../users/users.js';
+import { emailAddressHeld, releaseUnproven } from '../users/email-addresses.js';
 import { consumeCode, issueCode, type IssueOptions } from './email-codes.js';
 import { serializeMetadata } from '../users/metadata.js';
 
@@ -72,8 +73,7 @@ export async function startSignUp(s: Services, clientId: string, input: SignUpIn
   if (input.role !== undefined && !settings.sign_up_roles.includes(input.role)) throw roleNotAllowed(settings.sign_up_roles);
   checkPasswordStrength(input.password, [input.email_address, input.first_name, input.last_name, input.username].filter((v): v is string => !!v),
     settings.password_min_strength);
-  const taken = await s.db.selectFrom('email_addresses').select('id').where('email_lower', '=', input.email_address.toLowerCase()).executeTakeFirst();
-  if (taken) throw identifierExists('email_address', 'email address');
+  if (await emailAddressHeld(s.db, input.email_address.toLowerCase())) throw identifierExists('email_address', 'email address');
   // Checked now as well as at verification, so a taken username cannot waste the code.
   if (input.username) {
     const user = await s.db.selectFrom('users').select('id').where('username', '=', input.username).where('deleted_at', 'is', null).executeTakeFirst();
@@ -134,6 +134,8 @@ export async function verifySignUp(s: Services, client: ExistingClientRef, id: s
       const allowed = (await readStoredSettings(trx)).sign_up_roles;
       if (!allowed.includes(signUp.role)) throw roleNotAllowed(allowed);
     }
+    // The code proved the address: an account that only added it, unproven, loses it.
+    await releaseUnproven(trx, s.clock.now(), signUp.email_address.toLowerCase(), null);
     await insertUser(trx, rec, 'user.signed_up');
     const { session } = await openSession(trx, s.clock, s.settings.get(), rec.user.id, client);
     const done: SignUpTable = {

@@ -32,12 +32,50 @@ const own = (rec: UserRecord, emailId: string): EmailAddressTable => {
   return e;
 };
 
+/**
+ * Whether an account holds `lower` for good: verified (proven by its owner or
+ * set so by the operator) or reserved by the operator. An address that was
+ * only added, never proven, is no one's: it signs no one in
+ * (frontend/sign-ins.ts), and the next person who sets out to prove it takes it
+ * (`releaseUnproven`), so nobody can block an address by adding it first.
+ */
+export async function emailAddressHeld(db: Db, lower: string): Promise<boolean> {
+  const held = await db.selectFrom('email_addresses').select('id').where('email_lower', '=', lower)
+    .where((eb) => eb.or([eb('verification_status', '=', 'verified'), eb('reserved', '=', 1)])).executeTakeFirst();
+  return held !== undefined;
+}
+
+/**
+ * Takes `lower` from every other account that holds it unproven (not verified,
+ * not reserved), inside the claimant's transaction: the address row goes, with
+ * its pending codes; a primary address is replaced by the account's oldest
+ * remaining one; each such account gets user.updated.
+ */
+export async function releaseUnproven(trx: Db, now: number, lower: string, claimantId: string | null): Promise<void> {
+  const rows = await trx.selectFrom('email_addresses').select(['id', 'user_id']).where('email_lower', '=', lower)
+    .where('verification_status', '!=', 'verified').where('reserved', '=', 0)
+    .$if(claimantId !== null, (q) => q.where('user_id', '!=', claimantId!)).execute();
+  for (const row of rows) {
+    const rec = await lockedUser(trx, row.user_id);
+    await trx.deleteFrom('email_codes').where('subject_id', '=', row.id).execute();
+    await trx.deleteFrom('email_addresses').where('id', '=', row.id).execute();
+    const primary = rec.user.primary_email_address_id === row.id
+      ? rec.emails.filter((e) => e.id !== row.id).sort((a, b) => a.created_at - b.created_at)[0]?.id ?? null
+      : rec.user.primary_email_address_id;
+    await trx.updateTable('users').set({ primary_email_address_id: primary, updated_at: nextUpdatedAt(rec.user.updated_at, now) })
+      .where('id', '=', row.user_id).execute();
+    await updated(trx, row.user_id, now);
+  }
+}
+
 export async function addEmailAddress(db: Db, clock: Clock, userId: string, address: string): Promise<{ user: UserRecord; emailId: string }> {
   const emailId = newId('idn', clock.now());
   const user = await change(db, clock, userId, async (trx, rec, now) => {
     const lower = address.toLowerCase();
-    const taken = await trx.selectFrom('email_addresses').select('id').where('email_lower', '=', lower).executeTakeFirst();
-    if (taken) throw identifierExists('email_address', 'email address');
+    if (rec.emails.some((e) => e.email_lower === lower) || await emailAddressHeld(trx, lower)) {
+      throw identifierExists('email_address', 'email address');
+    }
+    await releaseUnproven(trx, now, lower, userId);
     if (rec.emails.length >= 20) throw new LatchkeyError('unprocessable', 'too_many_email_addresses', 'too many', 'A user may have at most 20 email addresses.');
     await trx.insertInto('email_addresses').values({
       id: emailId, user_id: userId, email_address: address, email_lower: lower, verification_status: 'unverified',
