@@ -17,6 +17,7 @@ import { EVENTS_CHANNEL, onEventsCommitted } from './events/signal.js';
 import { Deliverer } from './webhooks/delivery.js';
 import { applyRetention } from './webhooks/retention.js';
 import { applyAuditRetention } from './audit/audit-log.js';
+import { purgeExpiredSignUps } from './frontend/retention.js';
 import { checkRoleSettings, RoleCatalog, upsertRoles } from './roles/catalog.js';
 import { applyPreset } from './roles/presets.js';
 import { liftExpiredBans } from './users/suspension.js';
@@ -168,7 +169,7 @@ function startDelivery(s: Services, storage: Storage, opts: LatchkeyOptions): { 
 /**
  * The server's own chores, on every instance (each is safe to run concurrently):
  * lifting bans whose end has come, and the hourly retention of events, webhook
- * messages and attempts, and audit entries.
+ * messages and attempts, audit entries, and expired sign-ups and email codes.
  */
 function startMaintenance(s: Services, intervalMs: number): { stop(): void } {
   const { logger } = s;
@@ -177,7 +178,10 @@ function startMaintenance(s: Services, intervalMs: number): { stop(): void } {
     try {
       const removed = await applyRetention(s.db, s.clock.now(), { eventDays, webhookDays });
       const audit = await applyAuditRetention(s.db, s.clock.now(), auditDays);
-      if (removed.events + removed.messages + removed.attempts + audit > 0) logger.info({ removed: { ...removed, audit } }, 'retention: removed aged-out records');
+      const frontend = await purgeExpiredSignUps(s.db, s.clock.now());
+      if (removed.events + removed.messages + removed.attempts + audit + frontend.signUps + frontend.codes > 0) {
+        logger.info({ removed: { ...removed, audit, ...frontend } }, 'retention: removed aged-out records');
+      }
     } catch (err) {
       logger.warn({ err }, 'retention job failed; it runs again in an hour');
     }

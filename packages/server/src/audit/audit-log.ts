@@ -3,6 +3,7 @@ import { newId } from '../ids/ids.js';
 import { settledPage } from '../storage/commit-order.js';
 import { originOf } from '../events/origin.js';
 import type { Db } from '../storage/database.js';
+import { DELETE_BATCH, deleteInBatches } from '../storage/batched-delete.js';
 import type { AuditLogTable } from '../storage/schema.js';
 import { prepared } from '../storage/prepared.js';
 
@@ -128,14 +129,8 @@ const DAY_MS = 24 * 3_600_000;
 /** Deletes entries older than `days`, a batch at a time; returns how many went. */
 export async function applyAuditRetention(db: Db, now: number, days: number): Promise<number> {
   const cutoff = now - days * DAY_MS;
-  let total = 0;
-  for (;;) {
-    const res = await db.deleteFrom('audit_logs').where('sequence', 'in', (eb) =>
-      eb.selectFrom('audit_logs').select('sequence').where('created_at', '<', cutoff).limit(1000)).executeTakeFirst();
-    const n = Number(res.numDeletedRows);
-    total += n;
-    if (n < 1000) return total;
-  }
+  return deleteInBatches(() => db.deleteFrom('audit_logs').where('sequence', 'in', (eb) =>
+    eb.selectFrom('audit_logs').select('sequence').where('created_at', '<', cutoff).limit(DELETE_BATCH)).executeTakeFirst());
 }
 
 export function auditLogJson(e: StoredAuditLog) {

@@ -8,6 +8,7 @@ import * as m005 from './migrations/005_lockout.js';
 import { webhooksMigration } from './migrations/006_webhooks.js';
 import * as m007 from './migrations/007_roles_suspension.js';
 import * as m008 from './migrations/008_rate_limits.js';
+import * as m009 from './migrations/009_frontend_retention.js';
 
 /** Migrations are compiled into the server: no files to find at run time. */
 const migrationsFor = (storage: Storage): Record<string, Migration> => ({
@@ -19,6 +20,7 @@ const migrationsFor = (storage: Storage): Record<string, Migration> => ({
   '006_webhooks': webhooksMigration(storage.dialect),
   '007_roles_suspension': m007,
   '008_rate_limits': m008,
+  '009_frontend_retention': m009,
 });
 
 // An arbitrary constant that names "Latchkey start-up" among PostgreSQL advisory locks.

@@ -1,7 +1,7 @@
+import { DELETE_BATCH, deleteInBatches } from '../storage/batched-delete.js';
 import type { Db } from '../storage/database.js';
 
 const DAY_MS = 24 * 3_600_000;
-const BATCH = 1000;
 
 export interface RetentionPolicy {
   /** Events (the feed, and the payloads of messages). */
@@ -19,27 +19,18 @@ export interface RetentionPolicy {
 export async function applyRetention(db: Db, now: number, p: RetentionPolicy): Promise<{ events: number; messages: number; attempts: number }> {
   const webhookCutoff = now - p.webhookDays * DAY_MS;
   const eventCutoff = now - p.eventDays * DAY_MS;
-  const attempts = await inBatches(() => db.deleteFrom('webhook_attempts').where('id', 'in', (eb) =>
-    eb.selectFrom('webhook_attempts').select('id').where('attempted_at', '<', webhookCutoff).limit(BATCH)).executeTakeFirst());
-  const delivered = await inBatches(() => db.deleteFrom('webhook_messages').where('id', 'in', (eb) =>
+  const attempts = await deleteInBatches(() => db.deleteFrom('webhook_attempts').where('id', 'in', (eb) =>
+    eb.selectFrom('webhook_attempts').select('id').where('attempted_at', '<', webhookCutoff).limit(DELETE_BATCH)).executeTakeFirst());
+  const delivered = await deleteInBatches(() => db.deleteFrom('webhook_messages').where('id', 'in', (eb) =>
     eb.selectFrom('webhook_messages').select('id').where('status', '=', 'succeeded').where('updated_at', '<', webhookCutoff)
-      .limit(BATCH)).executeTakeFirst());
-  const failed = await inBatches(() => db.deleteFrom('webhook_messages').where('id', 'in', (eb) =>
+      .limit(DELETE_BATCH)).executeTakeFirst());
+  const failed = await deleteInBatches(() => db.deleteFrom('webhook_messages').where('id', 'in', (eb) =>
     eb.selectFrom('webhook_messages').select('id').where('status', '=', 'failed').where('updated_at', '<', eventCutoff)
-      .limit(BATCH)).executeTakeFirst());
-  const events = await inBatches(() => db.deleteFrom('events').where('sequence', 'in', (eb) =>
+      .limit(DELETE_BATCH)).executeTakeFirst());
+  const events = await deleteInBatches(() => db.deleteFrom('events').where('sequence', 'in', (eb) =>
     eb.selectFrom('events').select('sequence').where('created_at', '<', eventCutoff)
       .where((w) => w.not(w.exists(w.selectFrom('webhook_messages').select('id')
         .where('status', '=', 'pending').whereRef('webhook_messages.event_sequence', '=', 'events.sequence'))))
-      .limit(BATCH)).executeTakeFirst());
+      .limit(DELETE_BATCH)).executeTakeFirst());
   return { events, messages: delivered + failed, attempts };
-}
-
-async function inBatches(step: () => Promise<{ numDeletedRows: bigint }>): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const n = Number((await step()).numDeletedRows);
-    total += n;
-    if (n < BATCH) return total;
-  }
 }
