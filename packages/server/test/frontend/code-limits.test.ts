@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nativeCall } from '../support/native-client.js';
 import { dialects, startServer, type TestServer } from '../support/server.js';
 
 /**
@@ -23,19 +24,7 @@ describe.each(dialects())('email-code and password-check limits (%s)', (dialect)
   });
   afterAll(() => server?.close());
 
-  type Answer = { status: number; body: any; retryAfter: string | null };
-  async function call(method: string, path: string, json?: unknown, token?: string): Promise<Answer & { token?: string }> {
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers: {
-        'latchkey-native': '1',
-        ...(json === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      body: json === undefined ? undefined : JSON.stringify(json),
-    });
-    return { status: res.status, body: await res.json(), retryAfter: res.headers.get('retry-after'), token: res.headers.get('latchkey-client-token') ?? token };
-  }
+  const call = (method: string, path: string, json?: unknown, token?: string) => nativeCall(server, method, path, json, token);
 
   async function signedIn(email: string, username?: string) {
     await server.api('/v1/users', { method: 'POST', json: { email_address: [email], password: PASSWORD, ...(username ? { username } : {}) } });

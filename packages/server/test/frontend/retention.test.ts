@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { purgeExpiredSignUps } from '../../src/frontend/retention.js';
+import { nativeCall } from '../support/native-client.js';
 import { dialects, startServer, type TestServer } from '../support/server.js';
 
 /**
@@ -20,14 +21,7 @@ describe.each(dialects())('retention of sign-ups and codes (%s)', (dialect) => {
   });
   afterAll(() => server?.close());
 
-  async function call(path: string, json: unknown, token?: string) {
-    const res = await fetch(`${server.url}${path}`, {
-      method: 'POST',
-      headers: { 'latchkey-native': '1', 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify(json),
-    });
-    return { status: res.status, body: await res.json(), token: res.headers.get('latchkey-client-token') ?? token };
-  }
+  const call = (path: string, json: unknown, token?: string) => nativeCall(server, 'POST', path, json, token);
   const codeFor = async (to: string): Promise<string> => {
     const list = await (await server.api(`/v1/dev/outbox?to_email_address=${encodeURIComponent(to)}`)).json();
     return /\b(\d{6})\b/.exec(list.data[0].body)![1]!;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nativeCall } from '../support/native-client.js';
 import { dialects, startServer, type TestServer } from '../support/server.js';
 
 /**
@@ -18,19 +19,7 @@ describe.each(dialects())('unproven email addresses (%s)', (dialect) => {
   });
   afterAll(() => server?.close());
 
-  type Answer = { status: number; body: any; token?: string };
-  async function call(method: string, path: string, json?: unknown, token?: string): Promise<Answer> {
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers: {
-        'latchkey-native': '1',
-        ...(json === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      body: json === undefined ? undefined : JSON.stringify(json),
-    });
-    return { status: res.status, body: await res.json(), token: res.headers.get('latchkey-client-token') ?? token };
-  }
+  const call = (method: string, path: string, json?: unknown, token?: string) => nativeCall(server, method, path, json, token);
   const backend = async (method: string, path: string, json?: unknown) => {
     const res = await server.api(path, { method, ...(json === undefined ? {} : { json }) });
     return { status: res.status, body: await res.json() };
