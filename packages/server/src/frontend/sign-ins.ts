@@ -58,11 +58,11 @@ export function identifierQuery(db: Db, kinds: readonly string[], identifier: st
 const signInUser = (db: Db) => db.selectFrom('users')
   .select(['id', 'password_digest', 'banned', 'ban_reason', 'banned_until', 'locked', 'failed_attempts', 'locked_until'])
   .where('deleted_at', 'is', null);
-// Only a verified address is an identifier: one added and never proven would sign its
-// adder in by someone else's address, and send that someone codes for a stranger's account.
+// Only an address its holder proved (or the operator reserved) is an identifier: one
+// added on /v1/me and never verified would let its adder sign in by someone else's address.
 const userByEmail = prepared((db: Db, email: string) =>
-  signInUser(db).where('id', 'in', db.selectFrom('email_addresses').select('user_id')
-    .where('email_lower', '=', email).where('verification_status', '=', 'verified')));
+  signInUser(db).where('id', 'in', db.selectFrom('email_addresses').select('user_id').where('email_lower', '=', email)
+    .where((eb) => eb.or([eb('verification_status', '=', 'verified'), eb('reserved', '=', 1)]))));
 const userByUsername = prepared((db: Db, username: string) => signInUser(db).where('username', '=', username));
 
 /** Refuses a first factor the instance has turned off. */

@@ -9,7 +9,7 @@ import { openSession } from '../sessions/sessions.js';
 import type { SignUpTable } from '../storage/schema.js';
 import type { ExistingClientRef } from './clients.js';
 import { buildUser, identifierExists, insertUser } from '../users/users.js';
-import { emailAddressHeld, releaseUnproven } from '../users/email-addresses.js';
+import { emailAddressHeld } from '../users/email-addresses.js';
 import { consumeCode, issueCode, type IssueOptions } from './email-codes.js';
 import { serializeMetadata } from '../users/metadata.js';
 
@@ -134,8 +134,6 @@ export async function verifySignUp(s: Services, client: ExistingClientRef, id: s
       const allowed = (await readStoredSettings(trx)).sign_up_roles;
       if (!allowed.includes(signUp.role)) throw roleNotAllowed(allowed);
     }
-    // The code proved the address: an account that only added it, unproven, loses it.
-    await releaseUnproven(trx, s.clock.now(), signUp.email_address.toLowerCase(), null);
     await insertUser(trx, rec, 'user.signed_up');
     const { session } = await openSession(trx, s.clock, s.settings.get(), rec.user.id, client);
     const done: SignUpTable = {

@@ -4,17 +4,30 @@ import { newId } from '../ids/ids.js';
 import { isUniqueViolation, type Db } from '../storage/database.js';
 import type { EmailAddressTable } from '../storage/schema.js';
 import { identifierExists, updated } from './users.js';
-import { lockedUser, nextUpdatedAt } from './store.js';
+import { lockAndReadLiveUser, nextUpdatedAt } from './store.js';
 import type { UserRecord } from './user-record.js';
 
 /**
  * A user's own email addresses: add (unverified until a code proves it), mark
  * verified, make primary, remove. Each change is one transaction with user.updated.
+ * `others` names further accounts the change will touch: every account is locked
+ * in one order (by id), so two changes that touch the same two accounts wait for
+ * each other instead of deadlocking.
  */
-async function change(db: Db, clock: Clock, userId: string, fn: (trx: Db, rec: UserRecord, now: number) => Promise<void>): Promise<UserRecord> {
+async function change(
+  db: Db, clock: Clock, userId: string,
+  fn: (trx: Db, rec: UserRecord, now: number) => Promise<void>,
+  others: (trx: Db) => Promise<string[]> = async () => [],
+): Promise<UserRecord> {
   try {
     return await db.transaction().execute(async (trx) => {
-      const rec = await lockedUser(trx, userId);
+      const ids = [...new Set([userId, ...await others(trx)])].sort();
+      let rec: UserRecord | undefined;
+      for (const id of ids) {
+        const locked = await lockAndReadLiveUser(trx, id);
+        if (id === userId) rec = locked;
+      }
+      if (!rec) throw notFound('User');
       const now = clock.now();
       await fn(trx, rec, now);
       await trx.updateTable('users').set({ updated_at: nextUpdatedAt(rec.user.updated_at, now) }).where('id', '=', userId).execute();
@@ -35,9 +48,10 @@ const own = (rec: UserRecord, emailId: string): EmailAddressTable => {
 /**
  * Whether an account holds `lower` for good: verified (proven by its owner or
  * set so by the operator) or reserved by the operator. An address that was
- * only added, never proven, is no one's: it signs no one in
- * (frontend/sign-ins.ts), and the next person who sets out to prove it takes it
- * (`releaseUnproven`), so nobody can block an address by adding it first.
+ * only added on /v1/me, never proven, is no one's: it signs no one in
+ * (frontend/sign-ins.ts), and whoever proves it, or an operator who creates a
+ * user with it, takes it (`releaseUnproven`): nobody can block an address by
+ * adding it first.
  */
 export async function emailAddressHeld(db: Db, lower: string): Promise<boolean> {
   const held = await db.selectFrom('email_addresses').select('id').where('email_lower', '=', lower)
@@ -45,33 +59,43 @@ export async function emailAddressHeld(db: Db, lower: string): Promise<boolean> 
   return held !== undefined;
 }
 
-/**
- * Takes `lower` from every other account that holds it unproven (not verified,
- * not reserved), inside the claimant's transaction: the address row goes, with
- * its pending codes; a primary address is replaced by the account's oldest
- * remaining one; each such account gets user.updated.
- */
-export async function releaseUnproven(trx: Db, now: number, lower: string, claimantId: string | null): Promise<void> {
-  const rows = await trx.selectFrom('email_addresses').select(['id', 'user_id']).where('email_lower', '=', lower)
+/** The accounts other than `claimantId` that hold `lower` unproven, by id. */
+async function unprovenHolders(db: Db, lower: string, claimantId: string | null): Promise<string[]> {
+  const rows = await db.selectFrom('email_addresses').select('user_id').where('email_lower', '=', lower)
     .where('verification_status', '!=', 'verified').where('reserved', '=', 0)
     .$if(claimantId !== null, (q) => q.where('user_id', '!=', claimantId!)).execute();
-  for (const row of rows) {
-    const rec = await lockedUser(trx, row.user_id);
+  return [...new Set(rows.map((r) => r.user_id))].sort();
+}
+
+/**
+ * Takes `lower` from every other account that holds it unproven, inside the
+ * claimant's transaction: the address row goes, with its pending codes; a
+ * primary address is replaced by the account's oldest remaining one; each such
+ * account gets user.updated. Each holder is locked (in id order) and read again
+ * first: one that verified the address in the meantime keeps it, and the claim
+ * fails with form_identifier_exists.
+ */
+export async function releaseUnproven(trx: Db, now: number, lower: string, claimantId: string | null): Promise<void> {
+  for (const holder of await unprovenHolders(trx, lower, claimantId)) {
+    const rec = await lockAndReadLiveUser(trx, holder);
+    const row = rec?.emails.find((e) => e.email_lower === lower);
+    if (!rec || !row) continue; // deleted, or removed by its holder, meanwhile
+    if (row.verification_status === 'verified' || row.reserved) throw identifierExists('email_address', 'email address');
     await trx.deleteFrom('email_codes').where('subject_id', '=', row.id).execute();
     await trx.deleteFrom('email_addresses').where('id', '=', row.id).execute();
     const primary = rec.user.primary_email_address_id === row.id
       ? rec.emails.filter((e) => e.id !== row.id).sort((a, b) => a.created_at - b.created_at)[0]?.id ?? null
       : rec.user.primary_email_address_id;
     await trx.updateTable('users').set({ primary_email_address_id: primary, updated_at: nextUpdatedAt(rec.user.updated_at, now) })
-      .where('id', '=', row.user_id).execute();
-    await updated(trx, row.user_id, now);
+      .where('id', '=', holder).execute();
+    await updated(trx, holder, now);
   }
 }
 
 export async function addEmailAddress(db: Db, clock: Clock, userId: string, address: string): Promise<{ user: UserRecord; emailId: string }> {
   const emailId = newId('idn', clock.now());
+  const lower = address.toLowerCase();
   const user = await change(db, clock, userId, async (trx, rec, now) => {
-    const lower = address.toLowerCase();
     if (rec.emails.some((e) => e.email_lower === lower) || await emailAddressHeld(trx, lower)) {
       throw identifierExists('email_address', 'email address');
     }
@@ -81,7 +105,7 @@ export async function addEmailAddress(db: Db, clock: Clock, userId: string, addr
       id: emailId, user_id: userId, email_address: address, email_lower: lower, verification_status: 'unverified',
       verification_strategy: 'email_code', reserved: 0, created_at: now, updated_at: now,
     }).execute();
-  });
+  }, (trx) => unprovenHolders(trx, lower, userId));
   return { user, emailId };
 }
 

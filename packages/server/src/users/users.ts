@@ -11,6 +11,7 @@ import { assertKnownRole, recordRoleChange, withDefaultRole } from '../roles/ass
 import { deepMerge, serializeMetadata } from './metadata.js';
 import { deletedUserJson, userJson } from './serialize.js';
 import type { CreateUserInput, MetadataInput, UpdateUserInput } from './schemas.js';
+import { releaseUnproven } from './email-addresses.js';
 import { findLiveUser, lockedUser, nextUpdatedAt } from './store.js';
 import { parseMetadata, type UserRecord } from './user-record.js';
 
@@ -164,6 +165,8 @@ export async function insertUser(trx: Db, rec: UserRecord, audit: 'user.created'
   await assertKnownRole(trx, publicMetadata);
   user.public_metadata = JSON.stringify(publicMetadata);
   try {
+    // A verified or reserved address outranks one another account only added, unproven.
+    for (const e of emails) await releaseUnproven(trx, user.updated_at, e.email_lower, null);
     await assertIdentifiersFree(trx, { emails: emails.map((e) => e.email_lower), phones: phones.map((p) => p.phone_number), username: user.username, externalId: user.external_id });
     await trx.insertInto('users').values(user).execute();
     if (emails.length) await trx.insertInto('email_addresses').values(emails).execute();

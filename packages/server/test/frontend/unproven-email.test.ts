@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nativeCall } from '../support/native-client.js';
 import { dialects, startServer, type TestServer } from '../support/server.js';
+import { waitFor } from '../support/wait.js';
 
 /**
- * An email address added to an account and never verified belongs to no one:
- * it signs no one in and draws no codes, and whoever proves it (a sign-up's
- * code, or adding it on /v1/me) takes it from the account that only added it.
- * A verified or reserved address stays its holder's.
+ * An email address added to an account on /v1/me and never verified belongs to
+ * no one: it signs no one in, and whoever proves it (a sign-up's code, adding it
+ * on /v1/me) or an operator creating a user with it takes it from the account
+ * that only added it. A verified or reserved address stays its holder's.
  */
 const PASSWORD = 'a sturdy long password';
 const LIMITS = { signInPerIp: { points: 1000, durationSec: 60 }, signUpPerIp: { points: 1000, durationSec: 60 } };
@@ -50,7 +51,7 @@ describe.each(dialects())('unproven email addresses (%s)', (dialect) => {
     }
   }
 
-  it('an address only added signs no one in and draws no codes: the answers are those for an unknown address', async () => {
+  it('an address only added signs no one in: sign-in, code sign-in and reset answer it as an unknown address', async () => {
     const squatter = await account('squatter-1@example.com');
     const victim = 'victim-1@example.com';
     expect((await squatter.me('POST', '/v1/me/email_addresses', { email_address: victim })).status).toBe(200);
@@ -62,11 +63,16 @@ describe.each(dialects())('unproven email addresses (%s)', (dialect) => {
     expect(byPassword.body.errors).toEqual(unknown.body.errors);
     expect(byPassword.status).toBeGreaterThanOrEqual(400);
 
-    // A sign-in code or a reset code would let whoever reads the inbox into the squatter's account.
+    // Codes go to the account's primary address: asked for by the victim's address,
+    // none may reach the squatter. A code asked for by the squatter's own address
+    // arrives, and once it has, nothing else came.
     expect((await call('POST', '/v1/client/sign_ins/email_code', { identifier: victim })).status).toBe(200);
     expect((await call('POST', '/v1/client/password_resets', { identifier: victim })).status).toBe(200);
+    expect((await call('POST', '/v1/client/sign_ins/email_code', { identifier: 'squatter-1@example.com' })).status).toBe(200);
+    await waitFor('the code asked for by the squatter\'s own address', async () => ((await mails('squatter-1@example.com')).length ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await mails('squatter-1@example.com')).toHaveLength(1);
     expect(await mails(victim)).toHaveLength(1);
-    // The squatter's own address still works.
     expect((await call('POST', '/v1/client/sign_ins', { identifier: 'squatter-1@example.com', password: PASSWORD })).status).toBe(200);
   });
 
@@ -123,6 +129,20 @@ describe.each(dialects())('unproven email addresses (%s)', (dialect) => {
     const signUp = await call('POST', '/v1/client/sign_ups', { email_address: reserved, password: PASSWORD });
     expect(signUp.status).toBe(422);
     expect(signUp.body.errors[0].code).toBe('form_identifier_exists');
+  });
+
+  it('an operator creating a user with the address takes it; a reserved address signs its holder in', async () => {
+    const squatter = await account('squatter-5@example.com');
+    const address = 'imported-5@example.com';
+    expect((await squatter.me('POST', '/v1/me/email_addresses', { email_address: address })).status).toBe(200);
+    const created = await backend('POST', '/v1/users', { email_address: [address], password: PASSWORD });
+    expect(created.status).toBe(200);
+    expect(await addresses(squatter.id)).toEqual(['squatter-5@example.com']);
+    expect(await addresses(created.body.id)).toEqual([address]);
+
+    const reserved = 'reserved-5@example.com';
+    expect((await backend('POST', '/v1/users', { email_address: [reserved], password: PASSWORD, email_address_identification_status: ['reserved'] })).status).toBe(200);
+    expect((await call('POST', '/v1/client/sign_ins', { identifier: reserved, password: PASSWORD })).status).toBe(200);
   });
 
   it('an address verified on another account still blocks a sign-up at its start', async () => {
