@@ -10,7 +10,6 @@ import { generateSigningKey, loadSigningKey, type PublicJwk, type SigningKey } f
  */
 const SIGNED_UNTIL_STEP_MS = 60_000;
 
-
 /**
  * The instance's signing keys, cached in memory and re-read from storage every few
  * seconds so that a rotation made by another process (the CLI, another instance)
