@@ -59,32 +59,34 @@ export async function emailAddressHeld(db: Db, lower: string): Promise<boolean> 
   return held !== undefined;
 }
 
-/** The accounts other than `claimantId` that hold `lower` unproven, by id. */
-async function unprovenHolders(db: Db, lower: string, claimantId: string | null): Promise<string[]> {
-  const rows = await db.selectFrom('email_addresses').select('user_id').where('email_lower', '=', lower)
+/** The accounts other than `claimantId` that hold any of `lowers` unproven, by id. */
+async function unprovenHolders(db: Db, lowers: string[], claimantId: string | null): Promise<string[]> {
+  if (!lowers.length) return [];
+  const rows = await db.selectFrom('email_addresses').select('user_id').where('email_lower', 'in', lowers)
     .where('verification_status', '!=', 'verified').where('reserved', '=', 0)
     .$if(claimantId !== null, (q) => q.where('user_id', '!=', claimantId!)).execute();
   return [...new Set(rows.map((r) => r.user_id))].sort();
 }
 
 /**
- * Takes `lower` from every other account that holds it unproven, inside the
- * claimant's transaction: the address row goes, with its pending codes; a
+ * Takes `lowers` from every other account that holds one unproven, inside the
+ * claimant's transaction: the address rows go, with their pending codes; a
  * primary address is replaced by the account's oldest remaining one; each such
- * account gets user.updated. Each holder is locked (in id order) and read again
- * first: one that verified the address in the meantime keeps it, and the claim
- * fails with form_identifier_exists.
+ * account gets user.updated. Each holder is locked (all in id order) and read
+ * again first: one that verified an address in the meantime keeps it, and the
+ * claim fails with form_identifier_exists.
  */
-export async function releaseUnproven(trx: Db, now: number, lower: string, claimantId: string | null): Promise<void> {
-  for (const holder of await unprovenHolders(trx, lower, claimantId)) {
+export async function releaseUnproven(trx: Db, now: number, lowers: string[], claimantId: string | null): Promise<void> {
+  for (const holder of await unprovenHolders(trx, lowers, claimantId)) {
     const rec = await lockAndReadLiveUser(trx, holder);
-    const row = rec?.emails.find((e) => e.email_lower === lower);
-    if (!rec || !row) continue; // deleted, or removed by its holder, meanwhile
-    if (row.verification_status === 'verified' || row.reserved) throw identifierExists('email_address', 'email address');
-    await trx.deleteFrom('email_codes').where('subject_id', '=', row.id).execute();
-    await trx.deleteFrom('email_addresses').where('id', '=', row.id).execute();
-    const primary = rec.user.primary_email_address_id === row.id
-      ? rec.emails.filter((e) => e.id !== row.id).sort((a, b) => a.created_at - b.created_at)[0]?.id ?? null
+    const rows = rec?.emails.filter((e) => lowers.includes(e.email_lower)) ?? [];
+    if (!rec || !rows.length) continue; // deleted, or removed by its holder, meanwhile
+    if (rows.some((r) => r.verification_status === 'verified' || r.reserved)) throw identifierExists('email_address', 'email address');
+    const gone = rows.map((r) => r.id);
+    await trx.deleteFrom('email_codes').where('subject_id', 'in', gone).execute();
+    await trx.deleteFrom('email_addresses').where('id', 'in', gone).execute();
+    const primary = gone.includes(rec.user.primary_email_address_id ?? '')
+      ? rec.emails.filter((e) => !gone.includes(e.id)).sort((a, b) => a.created_at - b.created_at)[0]?.id ?? null
       : rec.user.primary_email_address_id;
     await trx.updateTable('users').set({ primary_email_address_id: primary, updated_at: nextUpdatedAt(rec.user.updated_at, now) })
       .where('id', '=', holder).execute();
@@ -99,13 +101,13 @@ export async function addEmailAddress(db: Db, clock: Clock, userId: string, addr
     if (rec.emails.some((e) => e.email_lower === lower) || await emailAddressHeld(trx, lower)) {
       throw identifierExists('email_address', 'email address');
     }
-    await releaseUnproven(trx, now, lower, userId);
+    await releaseUnproven(trx, now, [lower], userId);
     if (rec.emails.length >= 20) throw new LatchkeyError('unprocessable', 'too_many_email_addresses', 'too many', 'A user may have at most 20 email addresses.');
     await trx.insertInto('email_addresses').values({
       id: emailId, user_id: userId, email_address: address, email_lower: lower, verification_status: 'unverified',
       verification_strategy: 'email_code', reserved: 0, created_at: now, updated_at: now,
     }).execute();
-  }, (trx) => unprovenHolders(trx, lower, userId));
+  }, (trx) => unprovenHolders(trx, [lower], userId));
   return { user, emailId };
 }
 

@@ -166,7 +166,7 @@ export async function insertUser(trx: Db, rec: UserRecord, audit: 'user.created'
   user.public_metadata = JSON.stringify(publicMetadata);
   try {
     // A verified or reserved address outranks one another account only added, unproven.
-    for (const e of emails) await releaseUnproven(trx, user.updated_at, e.email_lower, null);
+    await releaseUnproven(trx, user.updated_at, emails.map((e) => e.email_lower), null);
     await assertIdentifiersFree(trx, { emails: emails.map((e) => e.email_lower), phones: phones.map((p) => p.phone_number), username: user.username, externalId: user.external_id });
     await trx.insertInto('users').values(user).execute();
     if (emails.length) await trx.insertInto('email_addresses').values(emails).execute();
