@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codeFor as codeFromOutbox } from '../support/dev-outbox.js';
 import { dialects, startServer, type TestServer } from '../support/server.js';
 
 const PASSWORD = 'a rotation test password';
@@ -36,15 +37,7 @@ describe.each(dialects())('client token rotation on sign-in (%s)', (dialect) => 
     return { status: res.status, body: await res.json(), token: res.headers.get('latchkey-client-token') ?? undefined, setCookie: res.headers.get('set-cookie') };
   }
 
-  async function codeFor(to: string, kind: string): Promise<string> {
-    for (let i = 0; i < 50; i++) {
-      const list = await (await server.api(`/v1/dev/outbox?to_email_address=${encodeURIComponent(to)}`)).json();
-      const mail = list.data.find((m: { kind: string }) => m.kind === kind);
-      if (mail) return /\b(\d{6})\b/.exec(mail.body)![1]!;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error(`no ${kind} email for ${to}`);
-  }
+  const codeFor = (to: string, kind: string) => codeFromOutbox(server, to, kind);
 
   const sessionIds = (body: { response: { sessions: { id: string }[] } }) => body.response.sessions.map((s) => s.id).sort();
 

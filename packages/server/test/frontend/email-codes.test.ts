@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codeFor as codeFromOutbox } from '../support/dev-outbox.js';
 import { dialects, startServer, type TestServer } from '../support/server.js';
 
 /** Passwordless sign-in and password reset by email code, read from the development outbox. */
@@ -17,16 +18,7 @@ describe.each(dialects())('email-code sign-in and password reset (%s)', (dialect
     return { status: res.status, body: await res.json(), token: res.headers.get('latchkey-client-token') ?? token };
   };
 
-  /** The newest code emailed to `to` (the email is sent without the request waiting on it). */
-  async function codeFor(to: string, kind: string): Promise<string> {
-    for (let i = 0; i < 50; i++) {
-      const list = await (await server.api(`/v1/dev/outbox?to_email_address=${encodeURIComponent(to)}`)).json();
-      const mail = list.data.find((m: { kind: string }) => m.kind === kind);
-      if (mail) return /\b(\d{6})\b/.exec(mail.body)![1]!;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error(`no ${kind} email for ${to}`);
-  }
+  const codeFor = (to: string, kind: string) => codeFromOutbox(server, to, kind);
 
   const withoutIdentifier = (body: { response: Record<string, unknown> }) => {
     const { identifier: _i, ...rest } = body.response;
