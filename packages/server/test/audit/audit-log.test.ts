@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyAuditRetention } from '../../src/audit/audit-log.js';
 import { ManualClock } from '../../src/clock/clock.js';
 import { runCli, serverEnv } from '../support/cli.js';
+import { codeFor } from '../support/dev-outbox.js';
 import { dialects, startServer, type TestServer } from '../support/server.js';
 
 /**
@@ -96,17 +97,6 @@ async function native(server: TestServer, method: string, path: string, json?: u
   if (json !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(`${server.url}${path}`, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
   return { status: res.status, body: await res.json(), token: res.headers.get('latchkey-client-token') ?? token };
-}
-
-/** The newest code of `kind` emailed to `to` (sent without the request waiting on it). */
-async function codeFor(server: TestServer, to: string, kind: string): Promise<string> {
-  for (let i = 0; i < 100; i++) {
-    const list = await (await server.api(`/v1/dev/outbox?to_email_address=${encodeURIComponent(to)}`)).json();
-    const mail = list.data.find((m: { kind: string }) => m.kind === kind);
-    if (mail) return /\b(\d{6})\b/.exec(mail.body)![1]!;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`no ${kind} email for ${to}`);
 }
 
 /** Sign-up by email code to completion: the new user's id, session and client token. */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
+import { nativeCall } from '../support/native-client.js';
 import { dialects, startServer, type TestServer } from '../support/server.js';
 
 /** Lockout, rate limits and password strength on the Frontend API, on the injected clock. */
@@ -134,14 +135,7 @@ describe.each(dialects())('sign-up email codes: expiry, attempts and resend cool
   });
   afterAll(() => server?.close());
 
-  const post = async (path: string, json: unknown, token?: string) => {
-    const res = await fetch(`${server.url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'latchkey-native': '1', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify(json),
-    });
-    return { status: res.status, body: await res.json(), headers: res.headers, token: res.headers.get('latchkey-client-token') ?? token };
-  };
+  const post = (path: string, json: unknown, token?: string) => nativeCall(server, 'POST', path, json, token);
   const latestCode = async (to: string) => {
     const list = await (await server.api(`/v1/dev/outbox?to_email_address=${encodeURIComponent(to)}`)).json();
     return /\b(\d{6})\b/.exec(list.data[0].body)![1]!;
@@ -175,7 +169,7 @@ describe.each(dialects())('sign-up email codes: expiry, attempts and resend cool
     const first = await latestCode('resend@example.com');
     const early = await post(`/v1/client/sign_ups/${s.body.response.id}/prepare_verification`, {}, s.token!);
     expect(early.status).toBe(429);
-    expect(Number(early.headers.get('retry-after'))).toBe(30);
+    expect(Number(early.retryAfter)).toBe(30);
     clock.advance(30_000);
     expect((await post(`/v1/client/sign_ups/${s.body.response.id}/prepare_verification`, {}, s.token!)).status).toBe(200);
     const second = await latestCode('resend@example.com');

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
+import { codeFor } from '../support/dev-outbox.js';
 import { expectErrorShape, type ErrorBody } from '../support/errors.js';
 import { dialects, snapshot, startServer, type TestServer } from '../support/server.js';
 
@@ -471,23 +472,13 @@ describe.each(dialects())('Frontend API refuses bad input (%s)', (dialect) => {
     const clock = new ManualClock(Date.now());
     const get = freshServer({ clock });
 
-    /** The newest code emailed to `to` of `kind` (sign-in codes go out without the request waiting). */
-    async function codeFor(to: string, kind: string): Promise<string> {
-      for (let i = 0; i < 100; i++) {
-        const list = await (await get().api(`/v1/dev/outbox?to_email_address=${encodeURIComponent(to)}`)).json();
-        const mail = list.data.find((m: { kind: string }) => m.kind === kind);
-        if (mail) return /\b(\d{6})\b/.exec(mail.body)![1]!;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      throw new Error(`no ${kind} email for ${to}`);
-    }
     /** A 6-digit code other than `code`. */
     const other = (code: string) => code.replace(/^./, (d) => String((Number(d) + 1) % 10));
 
     async function startSignUp(email: string) {
       const res = await send(get(), 'POST', '/v1/client/sign_ups', { json: { email_address: email, password: 'a long and lovely passphrase' } });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
-      return { id: res.body.response.id as string, token: res.token!, code: await codeFor(email, 'verification_code') };
+      return { id: res.body.response.id as string, token: res.token!, code: await codeFor(get(), email, 'verification_code') };
     }
     const attemptSignUp = (s: { id: string; token: string }, code: string) =>
       send(get(), 'POST', `/v1/client/sign_ups/${s.id}/attempt_verification`, { token: s.token, json: { code } });
@@ -519,7 +510,7 @@ describe.each(dialects())('Frontend API refuses bad input (%s)', (dialect) => {
       clock.advance(31_000); // past the resend cool-down
       const resent = await send(get(), 'POST', `/v1/client/sign_ups/${s.id}/prepare_verification`, { token: s.token, json: {} });
       expect(resent.status).toBe(200);
-      const fresh = await codeFor('wrongtries@example.com', 'verification_code');
+      const fresh = await codeFor(get(), 'wrongtries@example.com', 'verification_code');
       if (fresh !== s.code) {
         // The old code is void once a new one is sent.
         const old = await attemptSignUp(s, s.code);
@@ -562,7 +553,7 @@ describe.each(dialects())('Frontend API refuses bad input (%s)', (dialect) => {
       const userId = ((await created.json()) as { id: string }).id;
       const res = await send(get(), 'POST', '/v1/client/sign_ins/email_code', { json: { identifier: email } });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
-      return { userId, token: res.token!, code: await codeFor(email, 'sign_in') };
+      return { userId, token: res.token!, code: await codeFor(get(), email, 'sign_in') };
     }
     /** The audit entry a refused email-code sign-in of `r`'s user must write. */
     const codeFailure = (r: { userId: string }, identifier: string, reason: string): SignInFailure =>

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeFor as codeFromOutbox } from '../support/dev-outbox.js';
+import { nativeCall } from '../support/native-client.js';
 import { dialects, startServer, type TestServer } from '../support/server.js';
 
 /** Passwordless sign-in and password reset by email code, read from the development outbox. */
@@ -11,12 +12,7 @@ describe.each(dialects())('email-code sign-in and password reset (%s)', (dialect
   });
   afterAll(() => server?.close());
 
-  const native = async (path: string, json: unknown, token?: string) => {
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'latchkey-native': '1' };
-    if (token) headers.authorization = `Bearer ${token}`;
-    const res = await fetch(`${server.url}${path}`, { method: 'POST', headers, body: JSON.stringify(json) });
-    return { status: res.status, body: await res.json(), token: res.headers.get('latchkey-client-token') ?? token };
-  };
+  const native = (path: string, json: unknown, token?: string) => nativeCall(server, 'POST', path, json, token);
 
   const codeFor = (to: string, kind: string) => codeFromOutbox(server, to, kind);
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codeFor } from '../support/dev-outbox.js';
 import { dialects, startServer, type TestServer } from '../support/server.js';
 
 /** /v1/me: the signed-in user's own account, as a native client. */
@@ -25,11 +26,6 @@ describe.each(dialects())('/v1/me (%s)', (dialect) => {
       return { status: r.status, body: await r.json() };
     };
     return { call, sid };
-  }
-
-  async function codeFor(to: string): Promise<string> {
-    const list = await (await server.api(`/v1/dev/outbox?to_email_address=${encodeURIComponent(to)}`)).json();
-    return /\b(\d{6})\b/.exec(list.data[0].body)![1]!;
   }
 
   it('reads and updates the profile; private_metadata never reaches the end user', async () => {
@@ -88,7 +84,7 @@ describe.each(dialects())('/v1/me (%s)', (dialect) => {
     expect(added.status).toBe(200);
     const id = added.body.email_address_id;
     expect((await call('POST', `/v1/me/email_addresses/${id}/make_primary`, {})).body.errors[0].code).toBe('email_address_not_verified');
-    const code = await codeFor('second@example.com');
+    const code = await codeFor(server, 'second@example.com', 'verification_code');
     const verified = await call('POST', `/v1/me/email_addresses/${id}/attempt_verification`, { code });
     expect(verified.body.email_addresses.find((e: { id: string }) => e.id === id).verification.status).toBe('verified');
     const primary = await call('POST', `/v1/me/email_addresses/${id}/make_primary`, {});

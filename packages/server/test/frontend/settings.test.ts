@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
+import { nativeCall } from '../support/native-client.js';
 import { dialects, startServer, type TestServer } from '../support/server.js';
 
 /** Instance settings as the Frontend API applies them, and session activity on the injected clock. */
@@ -14,14 +15,7 @@ describe.each(dialects())('Frontend API and instance settings (%s)', (dialect) =
   afterAll(() => server?.close());
 
   const settings = (json: Record<string, unknown>) => server.api('/v1/instance', { method: 'PATCH', json });
-  const post = async (path: string, json: unknown, token?: string) => {
-    const res = await fetch(`${server.url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'latchkey-native': '1', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify(json),
-    });
-    return { status: res.status, body: await res.json(), token: res.headers.get('latchkey-client-token') ?? token };
-  };
+  const post = (path: string, json: unknown, token?: string) => nativeCall(server, 'POST', path, json, token);
   const signIn = (identifier: string) => post('/v1/client/sign_ins', { identifier, password: 'a sturdy long password' });
 
   it('sign_in_identifiers and first_factors decide how users may sign in', async () => {

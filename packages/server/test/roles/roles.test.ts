@@ -2,7 +2,9 @@ import { userInfo } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { assertBuilt, runCli, serverEnv } from '../support/cli.js';
+import { codeFor } from '../support/dev-outbox.js';
 import { expectErrorShape, type ErrorBody } from '../support/errors.js';
+import { nativeCall } from '../support/native-client.js';
 import { dialects, snapshot, startServer, type TestServer } from '../support/server.js';
 import { waitFor } from '../support/wait.js';
 
@@ -417,27 +419,14 @@ describe.each(dialects())('roles, session claims and JWT templates (%s)', (diale
     const password = 'a long and lovely passphrase';
 
     /** A native-app POST to the Frontend API (Bearer client token once there is one). */
-    async function native(path: string, json: unknown, token?: string) {
-      const headers: Record<string, string> = { 'content-type': 'application/json', 'latchkey-native': '1' };
-      if (token) headers.authorization = `Bearer ${token}`;
-      const res = await fetch(`${server.url}${path}`, { method: 'POST', headers, body: JSON.stringify(json) });
-      return { status: res.status, body: (await res.json()) as Json, token: res.headers.get('latchkey-client-token') ?? token };
-    }
-
-    async function codeFor(to: string): Promise<string> {
-      return waitFor(`a code for ${to}`, async () => {
-        const list = (await call(server, 'GET', `/v1/dev/outbox?to_email_address=${encodeURIComponent(to)}`)).body;
-        const mail = (list.data as Json[])[0];
-        return mail ? /\b(\d{6})\b/.exec(mail.body as string)![1] : undefined;
-      });
-    }
+    const native = (path: string, json: unknown, token?: string) => nativeCall(server, 'POST', path, json, token);
 
     /** Signs up and verifies the code; returns the new user. */
     async function signUp(email: string, role?: string): Promise<Json> {
       const started = await native('/v1/client/sign_ups', { email_address: email, password, ...(role === undefined ? {} : { role }) });
       expect(started.status, JSON.stringify(started.body)).toBe(200);
       expect(started.body.response.role).toBe(role ?? null);
-      const done = await native(`/v1/client/sign_ups/${started.body.response.id}/attempt_verification`, { code: await codeFor(email) }, started.token!);
+      const done = await native(`/v1/client/sign_ups/${started.body.response.id}/attempt_verification`, { code: await codeFor(server, email, 'verification_code') }, started.token!);
       expect(done.status, JSON.stringify(done.body)).toBe(200);
       expect(done.body.response.status).toBe('complete');
       return (await call(server, 'GET', `/v1/users/${done.body.response.created_user_id}`)).body;
@@ -474,7 +463,7 @@ describe.each(dialects())('roles, session claims and JWT templates (%s)', (diale
     it('a role withdrawn from sign_up_roles while the code is on its way is refused at verification, creating no user', async () => {
       const started = await native('/v1/client/sign_ups', { email_address: 'late-seller@example.com', password, role: 'store_owner' });
       expect(started.status).toBe(200);
-      const code = await codeFor('late-seller@example.com');
+      const code = await codeFor(server, 'late-seller@example.com', 'verification_code');
       expect((await call(server, 'PATCH', '/v1/instance', { sign_up_roles: ['customer'] })).status).toBe(200);
       const done = await native(`/v1/client/sign_ups/${started.body.response.id}/attempt_verification`, { code }, started.token!);
       expectRefused(done, 422, 'role_not_allowed', 'role');
