@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { isLocked, lockoutExpiresInSeconds, registerFailure } from '../abuse/lockout.js';
+import { isLocked, lockoutExpiresInSeconds, registerFailure, registerSuccess, type LockoutState } from '../abuse/lockout.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { hashPassword, verifyPassword } from '../passwords/passwords.js';
 import type { Services } from '../services.js';
@@ -113,6 +113,10 @@ export async function signedIn(trx: Db, s: Services, userId: string, client: Cli
  * Password sign-in. Wrong passwords count towards a lockout (instance settings
  * lockout_max_attempts / lockout_minutes); while locked, even the right password
  * is refused. Success resets the count. Every outcome is audited.
+ *
+ * Each attempt is counted as a failure before its password is checked (see
+ * admitAttempt), so guesses sent in parallel cannot check more passwords than
+ * the policy allows; a right password then resets the count.
  */
 export async function signInWithPassword(s: Services, client: ClientRef, identifier: string, password: string): Promise<SignedIn> {
   requireFactor(s, 'password');
@@ -122,7 +126,8 @@ export async function signInWithPassword(s: Services, client: ClientRef, identif
     await auditSignInFailure(s.db, now, { userId: user?.id, identifier, strategy: 'password', reason });
     return err;
   };
-  if (user && isLocked(user, now)) throw await fail('locked_out', lockedError(lockoutExpiresInSeconds(user, now)));
+  const admitted = user?.password_digest ? await admitAttempt(s, user.id, now) : undefined;
+  if (admitted && 'lockedFor' in admitted) throw await fail('locked_out', lockedError(admitted.lockedFor));
   // Kept once made; a failed attempt is forgotten, or every unknown identifier would fail differently from a known one.
   standIn ??= hashPassword('latchkey stand-in password, never matches').catch((err: unknown) => {
     standIn = undefined;
@@ -130,34 +135,55 @@ export async function signInWithPassword(s: Services, client: ClientRef, identif
   });
   const digest = user?.password_digest ?? (await standIn);
   const ok = await verifyPassword(digest, password);
-  if (!user || !user.password_digest) throw await fail(user ? 'no_password' : 'unknown_identifier', badCredentials());
+  if (!user || !admitted) throw await fail(user ? 'no_password' : 'unknown_identifier', badCredentials());
   if (!ok) {
-    await countFailure(s, user.id, identifier, now);
+    await auditFailure(s, user.id, identifier, now, admitted);
     throw badCredentials();
   }
-  const refused = suspensionRefusal(user, now);
-  if (refused) throw await fail(refused.code, refused);
+  type Outcome = { refused: LatchkeyError; reason: string } | { signedIn: SignedIn };
+  const outcome = await s.db.transaction().execute(async (trx): Promise<Outcome> => {
+    // Read again under the lock: a ban, a manual lock or a deletion may have come while the password was checked.
+    const fresh = (await lockLiveUser(trx, user.id))
+      ? await trx.selectFrom('users').select(['banned', 'ban_reason', 'banned_until', 'locked']).where('id', '=', user.id).executeTakeFirstOrThrow()
+      : undefined;
+    // A user deleted meanwhile is answered as an unknown one.
+    const refused = fresh ? suspensionRefusal(fresh, now) : badCredentials();
+    if (refused) return { refused, reason: fresh ? refused.code : 'unknown_identifier' };
+    await trx.updateTable('users').set(registerSuccess()).where('id', '=', user.id).execute();
+    return { signedIn: await signedIn(trx, s, user.id, client, 'password') };
+  });
+  if ('refused' in outcome) throw await fail(outcome.reason, outcome.refused);
+  return outcome.signedIn;
+}
+
+type Admission = { lockedFor: number | null } | { counted: LockoutState; before: LockoutState };
+
+/**
+ * Lets one password attempt through, under the user's row lock: refused while
+ * the account is locked, else counted as a failure up front. The attempt that
+ * reaches lockout_max_attempts locks the account, so every later one, even one
+ * already on its way, is refused without checking its password.
+ */
+async function admitAttempt(s: Services, userId: string, now: number): Promise<Admission> {
+  const settings = s.settings.get();
+  const policy = { maxAttempts: settings.lockout_max_attempts, lockoutMinutes: settings.lockout_minutes };
   return s.db.transaction().execute(async (trx) => {
-    if (user.failed_attempts > 0 || user.locked_until !== null) {
-      await trx.updateTable('users').set({ failed_attempts: 0, locked_until: null }).where('id', '=', user.id).execute();
-    }
-    return signedIn(trx, s, user.id, client, 'password');
+    await lockLiveUser(trx, userId);
+    const before = await trx.selectFrom('users').select(['failed_attempts', 'locked_until']).where('id', '=', userId).executeTakeFirstOrThrow();
+    if (isLocked(before, now)) return { lockedFor: lockoutExpiresInSeconds(before, now) };
+    const counted = registerFailure(before, now, policy);
+    await trx.updateTable('users').set(counted).where('id', '=', userId).execute();
+    return { counted, before };
   });
 }
 
-/** Counts a wrong password under the row lock (concurrent guesses each count), audited; the one that locks the account audits the lockout. */
-async function countFailure(s: Services, userId: string, identifier: string, now: number): Promise<void> {
-  const settings = s.settings.get();
-  const policy = { maxAttempts: settings.lockout_max_attempts, lockoutMinutes: settings.lockout_minutes };
+/** Audits a wrong password (already counted by admitAttempt); the attempt whose count locked the account audits the lockout. */
+async function auditFailure(s: Services, userId: string, identifier: string, now: number, admitted: Admission): Promise<void> {
   await s.db.transaction().execute(async (trx) => {
-    await lockLiveUser(trx, userId);
-    const current = await trx.selectFrom('users').select(['failed_attempts', 'locked_until']).where('id', '=', userId).executeTakeFirstOrThrow();
-    const next = registerFailure(current, now, policy);
-    await trx.updateTable('users').set(next).where('id', '=', userId).execute();
     await auditSignInFailure(trx, now, { userId, identifier, strategy: 'password', reason: 'wrong_password' });
-    if (next.locked_until !== null && current.locked_until !== next.locked_until) {
+    if ('counted' in admitted && admitted.counted.locked_until !== null && admitted.before.locked_until !== admitted.counted.locked_until) {
       await recordAudit(trx, now, { type: 'user.locked_out', actor: { type: 'system' }, target: { type: 'user', id: userId },
-        data: { failed_attempts: next.failed_attempts, until: next.locked_until } });
+        data: { failed_attempts: admitted.counted.failed_attempts, until: admitted.counted.locked_until } });
     }
   });
 }

@@ -126,6 +126,49 @@ describe.each(dialects())('Frontend API abuse protection (%s)', (dialect) => {
   });
 });
 
+// Its own server, so its bursts do not spend the per-IP sign-in budget of the suite above.
+describe.each(dialects())('lockout under parallel guesses (%s)', (dialect) => {
+  let server: TestServer;
+  const clock = new ManualClock(Date.now());
+
+  beforeAll(async () => {
+    server = await startServer(dialect, { clock });
+    await server.api('/v1/instance', { method: 'PATCH', json: { lockout_max_attempts: 3, lockout_minutes: 15 } });
+  });
+  afterAll(() => server?.close());
+
+  const signIn = (identifier: string, password: string) =>
+    fetch(`${server.url}/v1/client/sign_ins`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'latchkey-native': '1' }, body: JSON.stringify({ identifier, password }),
+    });
+
+  it('guesses sent in parallel check no more passwords than the lockout allows, and a locked account stays locked', async () => {
+    const user = await (await server.api('/v1/users', { method: 'POST', json: { email_address: ['race@example.com'], username: 'racer', password: 'the right password!' } })).json();
+    // Two spellings of the identifier, so the per-identifier rate limit is not what stops them.
+    const guesses = Array.from({ length: 9 }, (_, i) => signIn(i % 2 ? 'racer' : 'RACE@example.com', `wrong ${i}`));
+    const statuses = await Promise.all(guesses.map(async (r) => (await r).status));
+    expect(statuses.filter((st) => st === 422)).toHaveLength(3);
+    expect(statuses.filter((st) => st === 403)).toHaveLength(6);
+    const audits = await server.db.selectFrom('audit_logs').select(['type', 'data']).where('target_id', '=', user.id).execute();
+    const reasons = audits.filter((a) => a.type === 'user.sign_in_failed').map((a) => (typeof a.data === "string" ? JSON.parse(a.data) : a.data).reason);
+    expect(reasons.filter((r) => r === 'wrong_password')).toHaveLength(3);
+    expect(audits.filter((a) => a.type === 'user.locked_out')).toHaveLength(1);
+    expect((await signIn('race@example.com', 'the right password!')).status).toBe(403);
+    const row = await server.db.selectFrom('users').select(['failed_attempts', 'locked_until']).where('id', '=', user.id).executeTakeFirstOrThrow();
+    expect(row).toEqual({ failed_attempts: 3, locked_until: clock.now() + 15 * 60_000 });
+  });
+
+  it('the right password sent beside wrong guesses signs in once and clears the count', async () => {
+    const user = await (await server.api('/v1/users', { method: 'POST', json: { email_address: ['mixed@example.com'], password: 'the right password!' } })).json();
+    const [wrong, right] = await Promise.all([signIn('mixed@example.com', 'wrong'), signIn('mixed@example.com', 'the right password!')]);
+    expect([wrong.status, right.status]).toEqual([422, 200]);
+    const row = await server.db.selectFrom('users').select(['failed_attempts', 'locked_until']).where('id', '=', user.id).executeTakeFirstOrThrow();
+    // The wrong guess may have been counted before or after the success reset the count.
+    expect(row.locked_until).toBeNull();
+    expect(row.failed_attempts).toBeLessThanOrEqual(1);
+  });
+});
+
 describe.each(dialects())('sign-up email codes: expiry, attempts and resend cool-down (%s)', (dialect) => {
   let server: TestServer;
   const clock = new ManualClock(Date.now());
