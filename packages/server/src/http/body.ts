@@ -3,12 +3,19 @@ import { z } from 'zod';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { ValidationErrors } from './errors.js';
 
-/** Maps zod issues to Clerk-style form errors that name the parameter. */
+/**
+ * At most this many errors in one answer. A body of a million small keys would
+ * otherwise cost seconds of the event loop and a reply ten times its size.
+ */
+export const MAX_VALIDATION_ERRORS = 20;
+
+/** Maps zod issues to Clerk-style form errors that name the parameter (the first MAX_VALIDATION_ERRORS of them). */
 function toValidationErrors(error: z.ZodError): ValidationErrors {
   const out: LatchkeyError[] = [];
   for (const issue of error.issues) {
+    if (out.length >= MAX_VALIDATION_ERRORS) break;
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) {
+      for (const key of issue.keys.slice(0, MAX_VALIDATION_ERRORS - out.length)) {
         const param = [...issue.path, key].join('.');
         out.push(new LatchkeyError('unprocessable', 'form_param_unknown', 'is unknown',
           `${param} is not a valid parameter for this request.`, { param_name: param }));

@@ -208,6 +208,14 @@ function badInput(get: () => TestServer, spec: Spec) {
     });
   }
 
+  it('a body of many unknown fields → 422 with at most 20 errors, not one per field', async () => {
+    const many = Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`k${i}`, 0]));
+    const body = await refused(get(), spec.method, spec.path(), init({ json: { ...spec.ok, ...many } }), {
+      status: 422, code: 'form_param_unknown', params: ['k0'],
+    });
+    expect(body.errors.length).toBeLessThanOrEqual(20);
+  });
+
   it('a body over 1 MiB → 413 request_body_too_large (declared length and chunked)', async () => {
     const huge = JSON.stringify({ ...spec.ok, padding: 'x'.repeat(MiB) });
     await refused(get(), spec.method, spec.path(), init({ body: huge }), { status: 413, code: 'request_body_too_large' });
