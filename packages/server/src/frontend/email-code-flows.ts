@@ -45,8 +45,10 @@ const SUBJECT_LINES: Record<Purpose, string> = {
  */
 export async function requestCode(s: Services, purpose: Purpose, identifier: string): Promise<void> {
   if (purpose === 'sign_in') requireFactor(s, 'email_code');
-  await s.limits.consume('codeCooldownPerIdentifier', `${purpose}:${identifier}`);
-  await s.limits.consume('codesSentPerIdentifier', identifier);
+  // Keyed as the lookup reads it, so " jane@example.com" is not a fresh cool-down for jane@example.com.
+  const key = identifier.trim().toLowerCase();
+  await s.limits.consume('codeCooldownPerIdentifier', `${purpose}:${key}`);
+  await s.limits.consume('codesSentPerIdentifier', key);
   const found = await findByIdentifier(s, identifier);
   const code = await issueCode(s.db, s.clock, purpose, found?.id ?? opaqueSubject(identifier), { cooldown: false });
   if (!found) return;

@@ -109,6 +109,14 @@ describe.each(dialects())('email-code and password-check limits (%s)', (dialect)
     expect([await ask('spelt_twice'), await ask('ghost_twice')]).toEqual([429, 429]);
   });
 
+  it('the cool-down reads the identifier as the lookup does: spaces around it or capitals are not a new spelling', async () => {
+    await server.api('/v1/users', { method: 'POST', json: { email_address: ['padded@example.com'] } });
+    const ask = async (identifier: string) => (await call('POST', '/v1/client/sign_ins/email_code', { identifier })).status;
+    expect(await ask('padded@example.com')).toBe(200);
+    expect([await ask(' padded@example.com'), await ask('  PADDED@example.com '), await ask('padded@example.com')]).toEqual([429, 429, 429]);
+    expect(await mails('padded@example.com')).toHaveLength(1);
+  });
+
   it('current-password checks through a session are limited: after 3, the right password waits too', async () => {
     const me = await signedIn('changer@example.com');
     for (let i = 0; i < 3; i++) {
