@@ -3,7 +3,8 @@ import type { Clock } from '../clock/clock.js';
 import { newId } from '../ids/ids.js';
 import type { Db } from '../storage/database.js';
 import { prepared } from '../storage/prepared.js';
-import type { ClientTable } from '../storage/schema.js';
+import type { ClientTable, SessionTable } from '../storage/schema.js';
+import { effectiveStatus } from '../sessions/lifecycle.js';
 
 /**
  * A client is one browser or device. It proves itself with a random token: in an
@@ -17,6 +18,25 @@ const clientByTokenHash = prepared((db: Db, hash: string) => db.selectFrom('clie
 
 export async function findClientByToken(db: Db, token: string): Promise<ClientTable | undefined> {
   return (await db.executeQuery<ClientTable>(clientByTokenHash(db, hashClientToken(token)))).rows[0];
+}
+
+/** A client's sessions in the database's "active" state, oldest first: read for every answer, so compiled once. */
+const activeSessionRows = prepared((db: Db, clientId: string) =>
+  db.selectFrom('sessions').selectAll().where('client_id', '=', clientId).where('status', '=', 'active').orderBy('created_at'));
+
+/** A client's sessions that are active now (not past their inactivity or lifetime limit), oldest first. */
+export async function activeSessionsOf(db: Db, now: number, clientId: string): Promise<SessionTable[]> {
+  const { rows } = await db.executeQuery<SessionTable>(activeSessionRows(db, clientId));
+  return rows.filter((r) => effectiveStatus(r, now) === 'active');
+}
+
+/**
+ * The session a client acts as: the one it last chose, or, once that one has
+ * ended, been revoked or expired, its newest active one. GET /v1/client shows
+ * this one as last_active_session_id and /v1/me acts as its user.
+ */
+export function currentSessionOf<T extends { id: string }>(sessions: T[], client: Pick<ClientTable, 'last_active_session_id'>): T | undefined {
+  return sessions.find((x) => x.id === client.last_active_session_id) ?? sessions.at(-1);
 }
 
 /** A client row whose token is known (only its hash is stored). */

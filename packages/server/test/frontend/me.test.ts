@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeFor } from '../support/dev-outbox.js';
+import { nativeCall } from '../support/native-client.js';
 import { dialects, startServer, type TestServer } from '../support/server.js';
 
 /** /v1/me: the signed-in user's own account, as a native client. */
@@ -94,6 +95,20 @@ describe.each(dialects())('/v1/me (%s)', (dialect) => {
     const removed = await call('DELETE', `/v1/me/email_addresses/${firstId}`);
     expect(removed.body.email_addresses.map((e: { email_address: string }) => e.email_address)).toEqual(['second@example.com']);
     expect((await call('POST', '/v1/me/email_addresses', { email_address: 'SECOND@example.com' })).body.errors[0].code).toBe('form_identifier_exists');
+  });
+
+  it('acts as the session GET /v1/client shows active: ending the active one of two falls back to the other', async () => {
+    const password = 'a sturdy long password';
+    for (const email of ['carol@example.com', 'dave@example.com']) await server.api('/v1/users', { method: 'POST', json: { email_address: [email], password } });
+    const carol = await nativeCall(server, 'POST', '/v1/client/sign_ins', { identifier: 'carol@example.com', password });
+    const dave = await nativeCall(server, 'POST', '/v1/client/sign_ins', { identifier: 'dave@example.com', password }, carol.token);
+    const token = dave.token!;
+    expect((await nativeCall(server, 'GET', '/v1/me', undefined, token)).body.email_addresses[0].email_address).toBe('dave@example.com');
+    const ended = await nativeCall(server, 'POST', `/v1/client/sessions/${dave.body.response.created_session_id}/end`, {}, token);
+    expect(ended.body.client.last_active_session_id).toBe(carol.body.response.created_session_id);
+    const me = await nativeCall(server, 'GET', '/v1/me', undefined, token);
+    expect(me.status).toBe(200);
+    expect(me.body.email_addresses[0].email_address).toBe('carol@example.com');
   });
 
   it('deletes the own account when allowed', async () => {

@@ -15,6 +15,7 @@ import { bannedError, isBanned, primaryEmail, type UserRecord } from '../../user
 import { deleteUser, updateUser } from '../../users/users.js';
 import { withActor } from '../../events/origin.js';
 import { jsonBody } from '../body.js';
+import { activeSessionsOf, currentSessionOf } from '../../frontend/clients.js';
 import { browserGuards, requireClient } from './client-context.js';
 
 const profileSchema = z.strictObject({
@@ -41,14 +42,13 @@ export function meRoutes(s: Services) {
   const app = new Hono<Env>();
   app.use(...browserGuards(s));
 
-  /** The client's active session and its user, or 401; a suspended user gets 403 user_banned. */
+  /** The client's current session (frontend/clients.ts currentSessionOf) and its user, or 401; a suspended user gets 403 user_banned. */
   async function signedIn(c: Context): Promise<{ session: SessionTable; rec: UserRecord }> {
     const { client } = await requireClient(c, s);
     const unauthenticated = new LatchkeyError('unauthenticated', 'signed_out', 'Signed out', 'This client has no active session: sign in first.');
-    if (!client.last_active_session_id) throw unauthenticated;
-    const session = await getSession(c.var.db, s.clock, client.last_active_session_id);
-    const rec = session.status === 'active' ? await findLiveUser(c.var.db, session.user_id) : undefined;
-    if (!rec) throw unauthenticated;
+    const session = currentSessionOf(await activeSessionsOf(c.var.db, s.clock.now(), client.id), client);
+    const rec = session && await findLiveUser(c.var.db, session.user_id);
+    if (!session || !rec) throw unauthenticated;
     if (isBanned(rec.user, s.clock.now())) throw bannedError(rec.user);
     return { session, rec };
   }

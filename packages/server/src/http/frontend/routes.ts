@@ -8,9 +8,7 @@ import type { Services } from '../../services.js';
 import { effectiveStatus } from '../../sessions/lifecycle.js';
 import { sessionJson } from '../../sessions/serialize.js';
 import { endSession, getSession, touchSession } from '../../sessions/sessions.js';
-import type { ClientTable, SessionTable } from '../../storage/schema.js';
-import type { Db } from '../../storage/database.js';
-import { prepared } from '../../storage/prepared.js';
+import type { ClientTable } from '../../storage/schema.js';
 import { mintToken } from '../../tokens/mint.js';
 import { loadUserRecords } from '../../users/store.js';
 import type { UserRecord } from '../../users/user-record.js';
@@ -18,14 +16,11 @@ import { ownUserJson } from '../../users/serialize.js';
 import { jsonBody } from '../body.js';
 import { requestOrigin } from '../request-origin.js';
 import { withActor } from '../../events/origin.js';
+import { activeSessionsOf, currentSessionOf } from '../../frontend/clients.js';
 import { browserGuards, clientForSignIn, rekeyForSignIn, requireClient, type ClientForSignIn } from './client-context.js';
 
 const tokenSchema = z.strictObject({});
 const codeSchema = z.strictObject({ code: z.string().max(16) });
-
-/** A client's active sessions, oldest first: read for every answer, so compiled once (storage/prepared.ts). */
-const activeSessionsOf = prepared((db: Db, clientId: string) =>
-  db.selectFrom('sessions').selectAll().where('client_id', '=', clientId).where('status', '=', 'active').orderBy('created_at'));
 
 /**
  * The Frontend API: what a browser or native app calls for its end user. A
@@ -38,8 +33,7 @@ export function frontendRoutes(s: Services) {
 
   /** The client as the app sees it; `known` users (just read in the request's own change) are not read again. */
   async function clientJson(client: ClientTable, known: UserRecord[] = []) {
-    const { rows } = await s.db.executeQuery<SessionTable>(activeSessionsOf(s.db, client.id));
-    const live = rows.filter((r) => effectiveStatus(r, now()) === 'active');
+    const live = await activeSessionsOf(s.db, now(), client.id);
     const missing = [...new Set(live.map((r) => r.user_id))].filter((id) => !known.some((u) => u.user.id === id));
     const users = missing.length
       ? [...known, ...await loadUserRecords(s.db, await s.db.selectFrom('users').selectAll().where('id', 'in', missing).where('deleted_at', 'is', null).execute())]
@@ -48,7 +42,7 @@ export function frontendRoutes(s: Services) {
       const user = users.find((u) => u.user.id === r.user_id);
       return user ? [{ ...sessionJson(r), user: ownUserJson(user, now()) }] : [];
     });
-    const active = sessions.find((x) => x.id === client.last_active_session_id) ?? sessions.at(-1);
+    const active = currentSessionOf(sessions, client);
     return { object: 'client', id: client.id, sessions, last_active_session_id: active?.id ?? null, created_at: client.created_at, updated_at: client.updated_at };
   }
 
