@@ -126,7 +126,8 @@ export async function signInWithPassword(s: Services, client: ClientRef, identif
     await auditSignInFailure(s.db, now, { userId: user?.id, identifier, strategy: 'password', reason });
     return err;
   };
-  const admitted = user?.password_digest ? await admitAttempt(s, user.id, now) : undefined;
+  // Unknown users, and users without a password, go through the same transaction on no row, so they are not answered sooner.
+  const admitted = await admitAttempt(s, user?.password_digest ? user.id : NO_USER, now);
   if (admitted && 'lockedFor' in admitted) throw await fail('locked_out', lockedError(admitted.lockedFor));
   // Kept once made; a failed attempt is forgotten, or every unknown identifier would fail differently from a known one.
   standIn ??= hashPassword('latchkey stand-in password, never matches').catch((err: unknown) => {
@@ -158,18 +159,22 @@ export async function signInWithPassword(s: Services, client: ClientRef, identif
 
 type Admission = { lockedFor: number | null } | { counted: LockoutState; before: LockoutState };
 
+/** An id no user has (ids are user_ + 27 characters): admitAttempt on it finds no row. */
+const NO_USER = 'user_none';
+
 /**
  * Lets one password attempt through, under the user's row lock: refused while
  * the account is locked, else counted as a failure up front. The attempt that
  * reaches lockout_max_attempts locks the account, so every later one, even one
  * already on its way, is refused without checking its password.
  */
-async function admitAttempt(s: Services, userId: string, now: number): Promise<Admission> {
+async function admitAttempt(s: Services, userId: string, now: number): Promise<Admission | undefined> {
   const settings = s.settings.get();
   const policy = { maxAttempts: settings.lockout_max_attempts, lockoutMinutes: settings.lockout_minutes };
   return s.db.transaction().execute(async (trx) => {
     await lockLiveUser(trx, userId);
-    const before = await trx.selectFrom('users').select(['failed_attempts', 'locked_until']).where('id', '=', userId).executeTakeFirstOrThrow();
+    const before = await trx.selectFrom('users').select(['failed_attempts', 'locked_until']).where('id', '=', userId).executeTakeFirst();
+    if (!before) return undefined;
     if (isLocked(before, now)) return { lockedFor: lockoutExpiresInSeconds(before, now) };
     const counted = registerFailure(before, now, policy);
     await trx.updateTable('users').set(counted).where('id', '=', userId).execute();
