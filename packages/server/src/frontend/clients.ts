@@ -74,4 +74,9 @@ export async function createClient(db: Db, clock: Clock): Promise<{ client: Clie
  * (session fixation: a token planted in the browser, or seen by someone else).
  */
 export type ClientRef = ExistingClientRef | { create: ClientTable };
-export type ExistingClientRef = { existing: string; tokenHash?: string };
+/**
+ * `tokenHash` replaces `previousHash`, the token the request came with, only if
+ * the client still has that one: of two sign-ins racing on one client, the
+ * second to commit fails (409 client_changed) instead of taking the client over.
+ */
+export type ExistingClientRef = { existing: string; tokenHash: string; previousHash: string };

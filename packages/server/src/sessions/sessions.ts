@@ -1,5 +1,5 @@
 import type { Clock } from '../clock/clock.js';
-import { notFound } from '../errors/latchkey-error.js';
+import { LatchkeyError, notFound } from '../errors/latchkey-error.js';
 import { newId } from '../ids/ids.js';
 import type { InstanceSettings } from '../instance/settings.js';
 import type { Db } from '../storage/database.js';
@@ -55,7 +55,7 @@ export async function createSession(
 /**
  * Opens an active session for a user on a client (a new token-less one unless
  * given) and makes it the client's active session, re-keying an existing
- * client given its new `tokenHash`; inside the caller's transaction. Returns
+ * client (see ExistingClientRef); inside the caller's transaction. Returns
  * the session and the user as it now is.
  */
 export async function openSession(
@@ -86,7 +86,11 @@ export async function openSession(
     updated_at: now,
   };
   if (client && 'existing' in client) {
-    await trx.executeQuery(activateClientSession(trx, clientId, session.id, client.tokenHash, now));
+    const { numAffectedRows } = await trx.executeQuery(rekeyClient(trx, clientId, session.id, client.tokenHash, client.previousHash, now));
+    // Another sign-in re-keyed this client since the request read it: whichever
+    // commits second must not take over the client (with the first one's session
+    // on it) under its own token. The caller's transaction undoes everything.
+    if (Number(numAffectedRows ?? 0) !== 1) throw clientChanged();
   } else {
     await trx.executeQuery(insertClient(trx, clientId, stored?.token_hash ?? null, session.id, stored?.created_at ?? now, now));
   }
@@ -99,11 +103,12 @@ export async function openSession(
 // The statements every sign-in runs, compiled once (storage/prepared.ts).
 const touchLiveUser = prepared((db: Db, userId: string, now: number) => db.updateTable('users')
   .set({ last_active_at: now, last_sign_in_at: now }).where('id', '=', userId).where('deleted_at', 'is', null).returningAll());
-// A given token hash replaces the client's (see ClientRef); without one (NULL) the token stays. One statement either way.
-const activateClientSession = prepared((db: Db, clientId: string, sessionId: string, tokenHash: string | undefined, now: number) =>
-  db.updateTable('clients').set((eb) => ({
-    last_active_session_id: sessionId, updated_at: now, token_hash: eb.fn.coalesce(eb.val(tokenHash ?? null), eb.ref('token_hash')),
-  })).where('id', '=', clientId));
+// The new token replaces the client's only while the client still has the one the request came with (see ClientRef).
+const rekeyClient = prepared((db: Db, clientId: string, sessionId: string, tokenHash: string, previousHash: string, now: number) =>
+  db.updateTable('clients').set({ last_active_session_id: sessionId, updated_at: now, token_hash: tokenHash })
+    .where('id', '=', clientId).where('token_hash', '=', previousHash));
+const clientChanged = () => new LatchkeyError('conflict', 'client_changed', 'Client changed',
+  'Another sign-in on this client finished first; reload the client (GET /v1/client) and sign in again if needed.');
 const insertClient = prepared((db: Db, id: string, tokenHash: string | null, sessionId: string, createdAt: number, now: number) =>
   db.insertInto('clients').values({ id, token_hash: tokenHash, last_active_session_id: sessionId, created_at: createdAt, updated_at: now }));
 const SESSION_COLUMNS = ['id', 'client_id', 'user_id', 'status', 'last_active_at', 'expire_at', 'abandon_at', 'created_at', 'updated_at'] as const;

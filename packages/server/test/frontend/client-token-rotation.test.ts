@@ -127,6 +127,33 @@ describe.each(dialects())('client token rotation on sign-in (%s)', (dialect) => 
     expect((await native('GET', '/v1/client', verified.token)).status).toBe(200);
   });
 
+  it('of two sign-ins racing on one planted client, the later cannot take the earlier one\'s session', async () => {
+    // The attacker plants a client token in the victim's browser, then signs in to
+    // their own account with it while the victim signs in: both requests find the
+    // client before either re-keys it (the password check sits in between).
+    await user('race-victim@example.com');
+    await user('race-attacker@example.com');
+    for (let round = 0; round < 3; round++) {
+      const planted = (await browser('POST', '/v1/client/sign_ins/email_code', undefined, { identifier: 'race-nobody@example.com' })).cookie!;
+      const results = await Promise.all(['race-victim@example.com', 'race-attacker@example.com'].map((identifier) =>
+        browser('POST', '/v1/client/sign_ins', planted, { identifier, password: PASSWORD })));
+      const won = results.filter((r) => r.status === 200);
+      expect(won.length).toBeGreaterThanOrEqual(1);
+      for (const r of results.filter((x) => x.status !== 200)) {
+        expect(r.status).toBe(409);
+        expect(r.body.errors[0].code).toBe('client_changed');
+        expect(r.cookie).toBeUndefined();
+      }
+      // Every sign-in that succeeded holds exactly its own session under its new cookie.
+      for (const r of won) {
+        const client = await browser('GET', '/v1/client', r.cookie);
+        expect(client.status).toBe(200);
+        expect(sessionIds(client.body)).toEqual([r.body.response.created_session_id]);
+      }
+      expect((await browser('GET', '/v1/client', planted)).status).toBe(401);
+    }
+  });
+
   it('a failed sign-in on an existing client keeps its token and hands out none', async () => {
     await user('wrong-pw@example.com');
     const planted = (await browser('POST', '/v1/client/sign_ins/email_code', undefined, { identifier: 'someone@example.com' })).cookie!;

@@ -1,12 +1,29 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { setCookie } from 'hono/cookie';
+import type { CookieOptions } from 'hono/utils/cookie';
 import { LatchkeyError } from '../../errors/latchkey-error.js';
 import { createClient, findClientByToken, newClient, rekeyedClient, type ClientRef, type ExistingClientRef } from '../../frontend/clients.js';
 import type { Services } from '../../services.js';
 import type { ClientTable, SessionTable } from '../../storage/schema.js';
 import { cors } from './cors.js';
 
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** The request's Origin once found among the allowed origins (checkOrigin); else undefined. */
+    checkedOrigin: string | undefined;
+  }
+}
+
+/**
+ * The client cookie: `__Host-client` under an https public URL (a cookie with
+ * that prefix can only be set by this host, Secure, for Path=/, so a sibling
+ * subdomain or a plain-http page cannot plant or shadow it), `__client` otherwise
+ * (browsers refuse `__Host-` cookies that are not Secure).
+ */
 export const CLIENT_COOKIE = '__client';
+const HOST_CLIENT_COOKIE = '__Host-client';
+const secureCookies = (s: Services) => s.config.publicUrl.startsWith('https:');
+export const clientCookieName = (s: Services) => (secureCookies(s) ? HOST_CLIENT_COOKIE : CLIENT_COOKIE);
 /** Native apps ask for a Bearer client token instead of a cookie with this header. */
 export const NATIVE_HEADER = 'latchkey-native';
 /** Where a new client's token is returned to a native app. */
@@ -24,29 +41,55 @@ async function findClient(c: Context, s: Services): Promise<Found | undefined> {
     if (!client) throw new LatchkeyError('unauthenticated', 'client_invalid', 'Invalid client', 'The client token is not valid; start a new sign-in.');
     return { client };
   }
-  const token = getCookie(c, CLIENT_COOKIE);
-  const client = token ? await findClientByToken(s.db, token) : undefined;
-  if (token && !client) deleteCookie(c, CLIENT_COOKIE, { path: '/' });
-  return client ? { client } : undefined;
+  // A browser sends every cookie of that name whose Domain and Path fit, longest
+  // Path first: a stray or planted one must neither hide the real one nor get it cleared.
+  const tokens = cookieValues(c.req.header('cookie'), clientCookieName(s));
+  for (const token of tokens) {
+    const client = await findClientByToken(s.db, token);
+    if (client) return { client };
+  }
+  if (tokens.length) clearClientCookie(c, s);
+  return undefined;
+}
+
+/** At most this many same-named cookies are looked up: a browser holds a few at most. */
+const MAX_CLIENT_COOKIES = 4;
+
+/** The distinct values of every `name` cookie in a Cookie header, in order (the first MAX_CLIENT_COOKIES). */
+export function cookieValues(header: string | undefined, name: string): string[] {
+  const values: string[] = [];
+  for (const pair of header?.split(';') ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq < 0 || pair.slice(0, eq).trim() !== name) continue;
+    const value = pair.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    if (value && !values.includes(value)) values.push(value);
+    if (values.length === MAX_CLIENT_COOKIES) break;
+  }
+  return values;
 }
 
 /** The public URL's own origin and the instance's allowed_origins. */
 const allowedOrigins = (s: Services) => [new URL(s.config.publicUrl).origin, ...s.settings.get().allowed_origins];
 
 /**
- * Writes must show they come from an app, not from a form on some other site
- * (CSRF, including signing a visitor into an attacker's account): a Bearer
- * client token or the `latchkey-native` header (neither of which a cross-site
- * form can send), or an Origin among the allowed origins.
+ * Writes that a browser's cookie authenticates must show they come from an app,
+ * not from a form on some other site (CSRF, including signing a visitor into an
+ * attacker's account): their Origin must be an allowed one. A Bearer client token
+ * is no ambient credential (the cookie is then ignored), and neither is asking
+ * for a native client with the `latchkey-native` header while sending no cookie.
+ * Returns the Origin only when it was checked: the one thing a token's `azp` may name.
  */
-export function checkOrigin(c: Context, s: Services): void {
-  if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') return;
-  if (c.req.header('authorization') || c.req.header(NATIVE_HEADER)) return;
+export function checkOrigin(c: Context, s: Services): string | undefined {
   const origin = c.req.header('origin');
-  if (!origin || !allowedOrigins(s).includes(origin)) {
+  const allowed = origin !== undefined && allowedOrigins(s).includes(origin);
+  if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') return allowed ? origin : undefined;
+  if (c.req.header('authorization')) return undefined;
+  if (c.req.header(NATIVE_HEADER) && !cookieValues(c.req.header('cookie'), clientCookieName(s)).length) return undefined;
+  if (!allowed) {
     throw new LatchkeyError('forbidden', 'origin_invalid', 'Origin not allowed',
       'Browser requests must come from an allowed origin (Origin header); native apps send a Bearer client token or the latchkey-native header.');
   }
+  return origin;
 }
 
 /** The request's client; with `create`, a new one when there is none (cookie or native token issued). */
@@ -79,17 +122,18 @@ export interface ClientForSignIn {
  */
 export async function clientForSignIn(c: Context, s: Services): Promise<ClientForSignIn> {
   const found = await findClient(c, s);
-  return found ? rekeyForSignIn(c, s, found.client) : forSignIn(c, s, newClient(s.clock.now()), false);
+  return found ? rekeyForSignIn(c, s, found.client) : forSignIn(c, s, newClient(s.clock.now()));
 }
 
 /** The request's own `client` (already found) under a new token, as clientForSignIn gives it: for a sign-up verification. */
 export const rekeyForSignIn = (c: Context, s: Services, client: ClientTable) =>
-  forSignIn(c, s, rekeyedClient(client), true) as ClientForSignIn & { ref: ExistingClientRef };
+  forSignIn(c, s, rekeyedClient(client), client.token_hash) as ClientForSignIn & { ref: ExistingClientRef };
 
-function forSignIn(c: Context, s: Services, { client: row, token }: { client: ClientTable & { token_hash: string }; token: string }, existing: boolean): ClientForSignIn {
+/** `previousHash`: the existing client's token hash as the request found it; none for a new client. */
+function forSignIn(c: Context, s: Services, { client: row, token }: { client: ClientTable & { token_hash: string }; token: string }, previousHash?: string | null): ClientForSignIn {
   return {
     id: row.id,
-    ref: existing ? { existing: row.id, tokenHash: row.token_hash } : { create: row },
+    ref: previousHash ? { existing: row.id, tokenHash: row.token_hash, previousHash } : { create: row },
     issue: () => issueClientToken(c, s, token),
     // openSession stamps the client with the session's own time.
     after: (session) => ({ ...row, last_active_session_id: session.id, updated_at: session.created_at }),
@@ -105,10 +149,13 @@ function issueClientToken(c: Context, s: Services, token: string): void {
     c.header(CLIENT_TOKEN_HEADER, token);
     return;
   }
-  setCookie(c, CLIENT_COOKIE, token, {
-    httpOnly: true, sameSite: 'Lax', path: '/', secure: s.config.publicUrl.startsWith('https:'), maxAge: 365 * 24 * 3600,
-  });
+  setCookie(c, clientCookieName(s), token, cookieOptions(s, 365 * 24 * 3600));
 }
+
+const clearClientCookie = (c: Context, s: Services) => setCookie(c, clientCookieName(s), '', cookieOptions(s, 0));
+
+const cookieOptions = (s: Services, maxAge: number): CookieOptions =>
+  ({ httpOnly: true, sameSite: 'Lax', path: '/', secure: secureCookies(s), maxAge });
 
 /**
  * What every Frontend API route runs first: CORS for the allowed origins (so
@@ -124,7 +171,7 @@ export function browserGuards(s: Services): MiddlewareHandler[] {
       maxAgeSeconds: 600,
     }),
     async (c, next) => {
-      checkOrigin(c, s);
+      c.set('checkedOrigin', checkOrigin(c, s));
       await next();
     },
   ];

@@ -152,8 +152,8 @@ export function frontendRoutes(s: Services) {
     await jsonBody(c, tokenSchema);
     const { client } = await requireClient(c, s);
     const session = await ownSession(c, client.id);
-    // azp is the browser app's origin; a native client's Origin header proves nothing, so it gets none.
-    const authorizedParty = c.req.header('authorization') ? undefined : c.req.header('origin');
+    // azp is the browser app's origin, once checked against the allowed ones; a native client gets none.
+    const authorizedParty = c.var.checkedOrigin;
     // The session names the user: a refusal is audited as theirs.
     const jwt = await mintToken({ ...s.mint, db: c.var.db }, session.id,
       { template: c.req.param('template'), authorizedParty, actor: { type: 'user', id: session.user_id } });

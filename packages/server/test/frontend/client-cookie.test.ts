@@ -1,0 +1,113 @@
+import { decodeJwt } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dialects, startServer, type TestServer } from '../support/server.js';
+
+const PASSWORD = 'a client cookie test password';
+const EVIL = 'https://evil.example';
+
+/** A signed-in browser client on `server`: its cookie pair (`name=token`) and session id. */
+async function signedInCookie(server: TestServer, email: string, origin: string, cookieName: string) {
+  await server.api('/v1/users', { method: 'POST', json: { email_address: [email], password: PASSWORD } });
+  const res = await fetch(`${server.url}/v1/client/sign_ins`, {
+    method: 'POST', headers: { origin, 'content-type': 'application/json' }, body: JSON.stringify({ identifier: email, password: PASSWORD }),
+  });
+  expect(res.status).toBe(200);
+  const setCookie = res.headers.getSetCookie().find((c) => c.startsWith(`${cookieName}=`))!;
+  return { cookie: setCookie.split(';')[0]!, setCookie, sid: (await res.json()).response.created_session_id as string };
+}
+
+/**
+ * How a browser's client cookie is read and written: every same-named cookie is
+ * tried (a planted one neither hides nor clears the real one), `__Host-` on
+ * https, and a cookie always makes a write prove its Origin.
+ */
+describe.each(dialects())('the client cookie (%s)', (dialect) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer(dialect);
+  });
+  afterAll(() => server?.close());
+
+  const get = (cookie: string, headers: Record<string, string> = {}) => fetch(`${server.url}/v1/client`, { headers: { cookie, ...headers } });
+  const cleared = (res: Response) => res.headers.getSetCookie().filter((c) => /Max-Age=0/.test(c));
+
+  it('a planted cookie of the same name, sent first, neither hides the real client nor gets it cleared', async () => {
+    const { cookie, sid } = await signedInCookie(server, 'dup@example.com', server.url, '__client');
+    for (const header of [`__client=planted-unknown-token; ${cookie}`, `${cookie}; __client=planted-unknown-token`]) {
+      const res = await get(header);
+      expect(res.status, header).toBe(200);
+      expect((await res.json()).response.last_active_session_id).toBe(sid);
+      expect(cleared(res)).toEqual([]);
+    }
+  });
+
+  it('only unknown cookies: no client (401 client_missing), and the cookie is cleared', async () => {
+    const res = await get('__client=unknown-one; __client=unknown-two');
+    expect(res.status).toBe(401);
+    expect((await res.json()).errors[0].code).toBe('client_missing');
+    expect(cleared(res)).toEqual([expect.stringMatching(/^__client=; Max-Age=0; Path=\/; HttpOnly; SameSite=Lax$/)]);
+  });
+
+  it('latchkey-native beside a cookie does not skip the Origin check', async () => {
+    const { cookie, sid } = await signedInCookie(server, 'native-csrf@example.com', server.url, '__client');
+    const end = await fetch(`${server.url}/v1/client/sessions/${sid}/end`, {
+      method: 'POST', headers: { cookie, 'latchkey-native': '1', origin: EVIL, 'content-type': 'application/json' }, body: '{}',
+    });
+    expect(end.status).toBe(403);
+    expect((await end.json()).errors[0].code).toBe('origin_invalid');
+    expect((await server.api(`/v1/sessions/${sid}`).then((r) => r.json())).status).toBe('active');
+  });
+
+  it('azp names only a checked Origin: the allowed one for a cookie, none for a Bearer client token', async () => {
+    const { cookie, sid } = await signedInCookie(server, 'azp@example.com', server.url, '__client');
+    const viaCookie = await fetch(`${server.url}/v1/client/sessions/${sid}/tokens`, {
+      method: 'POST', headers: { cookie, 'latchkey-native': '1', origin: server.url, 'content-type': 'application/json' }, body: '{}',
+    });
+    expect(viaCookie.status).toBe(200);
+    expect(decodeJwt((await viaCookie.json()).jwt).azp).toBe(server.url);
+    const forged = await fetch(`${server.url}/v1/client/sessions/${sid}/tokens`, {
+      method: 'POST', headers: { cookie, 'latchkey-native': '1', origin: EVIL, 'content-type': 'application/json' }, body: '{}',
+    });
+    expect(forged.status).toBe(403);
+
+    const native = await fetch(`${server.url}/v1/client/sign_ins`, {
+      method: 'POST', headers: { 'latchkey-native': '1', origin: EVIL, 'content-type': 'application/json' },
+      body: JSON.stringify({ identifier: 'azp@example.com', password: PASSWORD }),
+    });
+    expect(native.status).toBe(200);
+    const token = native.headers.get('latchkey-client-token')!;
+    const nativeSid = (await native.json()).response.created_session_id as string;
+    const viaBearer = await fetch(`${server.url}/v1/client/sessions/${nativeSid}/tokens`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, origin: EVIL, 'content-type': 'application/json' }, body: '{}',
+    });
+    expect(viaBearer.status).toBe(200);
+    expect(decodeJwt((await viaBearer.json()).jwt).azp).toBeUndefined();
+  });
+});
+
+describe.each(dialects())('the client cookie under an https public URL (%s)', (dialect) => {
+  const PUBLIC = 'https://auth.example.test';
+  let server: TestServer;
+  beforeAll(async () => {
+    // Behind a TLS-terminating proxy: the listener is plain http, the public URL https.
+    server = await startServer(dialect, { env: { LATCHKEY_PUBLIC_URL: PUBLIC } });
+  });
+  afterAll(() => server?.close());
+
+  it('is __Host-client: Secure, Path=/, no Domain; a plain __client cookie is not read', async () => {
+    const { cookie, setCookie, sid } = await signedInCookie(server, 'host@example.com', PUBLIC, '__Host-client');
+    expect(setCookie).toMatch(/^__Host-client=[\w-]{43}; Max-Age=31536000; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+    const ok = await fetch(`${server.url}/v1/client`, { headers: { cookie } });
+    expect(ok.status).toBe(200);
+    expect((await ok.json()).response.last_active_session_id).toBe(sid);
+
+    // The same token under the unprefixed name, as a sibling subdomain or an http page could set it.
+    const shadow = await fetch(`${server.url}/v1/client`, { headers: { cookie: cookie.replace('__Host-client=', '__client=') } });
+    expect(shadow.status).toBe(401);
+    expect(shadow.headers.getSetCookie()).toEqual([]);
+
+    const unknown = await fetch(`${server.url}/v1/client`, { headers: { cookie: '__Host-client=unknown' } });
+    expect(unknown.status).toBe(401);
+    expect(unknown.headers.getSetCookie()).toEqual([expect.stringMatching(/^__Host-client=; Max-Age=0; Path=\/; HttpOnly; Secure; SameSite=Lax$/)]);
+  });
+});
