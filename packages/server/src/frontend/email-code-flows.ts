@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { checkPasswordStrength } from '../passwords/strength.js';
 import type { Services } from '../services.js';
@@ -10,7 +9,7 @@ import { primaryEmail } from '../users/user-record.js';
 import { CODE_MAX_ATTEMPTS, checkCode, issueCode, wrongCode } from './email-codes.js';
 import { isLocked, lockoutExpiresInSeconds } from '../abuse/lockout.js';
 import { lockedError, suspensionRefusal } from '../users/user-record.js';
-import { auditSignInFailure, findByIdentifier, requireFactor, signedIn, type SignedIn } from './sign-ins.js';
+import { auditSignInFailure, findByIdentifier, identifierDigest, requireFactor, signedIn, type SignedIn } from './sign-ins.js';
 
 /**
  * Passwordless sign-in and password reset by email code, built so that an
@@ -29,8 +28,17 @@ export const resetSchema = z.strictObject({
   password: z.string(),
 });
 
-const opaqueSubject = (identifier: string) =>
-  `unknown:${createHash('sha256').update(identifier.trim().toLowerCase()).digest('hex')}`;
+/**
+ * Whom a code is stored under: the user, or for an unknown identifier an opaque
+ * subject; and the identifier it was asked with (`requestedAs`). A code proves
+ * only that spelling: tried under the account's other identifier (its username
+ * after its email), it answers `verification_expired` as an unknown identifier
+ * does, rather than telling that both name one account.
+ */
+const codeSubject = (found: { id: string } | undefined, identifier: string) => {
+  const requestedAs = identifierDigest(identifier);
+  return { subjectId: found?.id ?? `unknown:${requestedAs}`, requestedAs };
+};
 
 const SUBJECT_LINES: Record<Purpose, string> = {
   sign_in: 'is your sign-in code',
@@ -50,7 +58,8 @@ export async function requestCode(s: Services, purpose: Purpose, identifier: str
   await s.limits.consume('codeCooldownPerIdentifier', `${purpose}:${key}`);
   await s.limits.consume('codesSentPerIdentifier', key);
   const found = await findByIdentifier(s, identifier);
-  const code = await issueCode(s.db, s.clock, purpose, found?.id ?? opaqueSubject(identifier), { cooldown: false });
+  const { subjectId, requestedAs } = codeSubject(found, identifier);
+  const code = await issueCode(s.db, s.clock, purpose, subjectId, { cooldown: false, requestedAs });
   if (!found) return;
   const rec = await findLiveUser(s.db, found.id);
   const to = rec && primaryEmail(rec)?.email_address;
@@ -68,7 +77,8 @@ async function proveCode(s: Services, purpose: Purpose, identifier: string, code
   const fail = (reason: string, db = s.db) => auditSignInFailure(db, s.clock.now(), { userId: found?.id, identifier, strategy, reason });
   // The attempt counted and its audit entry commit together (and stay, though the request fails).
   const wrong = await s.db.transaction().execute(async (trx) => {
-    const err = await checkCode(trx, s.clock, purpose, found?.id ?? opaqueSubject(identifier), code);
+    const { subjectId, requestedAs } = codeSubject(found, identifier);
+    const err = await checkCode(trx, s.clock, purpose, subjectId, code, requestedAs);
     if (err) await fail(found ? err.code : 'unknown_identifier', trx);
     return err;
   });

@@ -23,6 +23,8 @@ export interface IssueOptions {
   cooldown?: boolean;
   /** Runs once the cool-down has passed, before the code is stored (a rate limit that may refuse). */
   beforeIssue?: () => Promise<unknown>;
+  /** Binds the code to what it was asked with (EmailCodeTable.requested_as): checkCode must name the same. */
+  requestedAs?: string;
 }
 
 /** Issues a new code (voiding earlier ones) and returns it for the email. */
@@ -42,7 +44,7 @@ export async function issueCode(db: Db, clock: Clock, purpose: Purpose, subjectI
       .where('purpose', '=', purpose).where('subject_id', '=', subjectId).where('consumed_at', 'is', null).execute();
     await trx.insertInto('email_codes').values({
       id, purpose, subject_id: subjectId, code_hash: digest(id, code).toString('hex'), attempts: 0,
-      expire_at: now + CODE_TTL_MS, sent_at: now, consumed_at: null, created_at: now,
+      expire_at: now + CODE_TTL_MS, sent_at: now, consumed_at: null, created_at: now, requested_as: opts.requestedAs ?? null,
     }).execute();
   });
   return code;
@@ -59,11 +61,14 @@ export const wrongCode = (attemptsRemaining: number) =>
  * Every try counts as an attempt, reserved before the code is compared (so
  * concurrent guesses cannot all slip under the limit) and committed even when
  * the caller then fails the request; after CODE_MAX_ATTEMPTS the code is dead.
+ * A code issued with `requestedAs` is live only for a check naming the same.
  */
-export async function checkCode(db: Db, clock: Clock, purpose: Purpose, subjectId: string, code: string): Promise<LatchkeyError | null> {
+export async function checkCode(db: Db, clock: Clock, purpose: Purpose, subjectId: string, code: string, requestedAs?: string): Promise<LatchkeyError | null> {
   const now = clock.now();
   const row = await latest(db, purpose, subjectId);
-  if (!row || now >= row.expire_at) return codeError('verification_expired', 'This code has expired; ask for a new one.');
+  if (!row || now >= row.expire_at || row.requested_as !== (requestedAs ?? null)) {
+    return codeError('verification_expired', 'This code has expired; ask for a new one.');
+  }
   const reserved = await db.updateTable('email_codes').set((eb) => ({ attempts: eb('attempts', '+', 1) }))
     .where('id', '=', row.id).where('attempts', '<', CODE_MAX_ATTEMPTS).returning('attempts').executeTakeFirst();
   if (!reserved) return codeError('verification_failed', 'Too many wrong codes; ask for a new one.');

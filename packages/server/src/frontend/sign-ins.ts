@@ -65,6 +65,9 @@ const userByEmail = prepared((db: Db, email: string) =>
     .where((eb) => eb.or([eb('verification_status', '=', 'verified'), eb('reserved', '=', 1)]))));
 const userByUsername = prepared((db: Db, username: string) => signInUser(db).where('username', '=', username));
 
+/** SHA-256 (hex) of an identifier as the lookup reads it (trimmed, case-folded): what is kept of one that names nobody. */
+export const identifierDigest = (identifier: string) => createHash('sha256').update(identifier.trim().toLowerCase()).digest('hex');
+
 /** Refuses a first factor the instance has turned off. */
 export function requireFactor(s: Services, factor: 'password' | 'email_code'): void {
   if (!s.settings.get().first_factors.includes(factor)) {
@@ -84,7 +87,7 @@ export type SignInStrategy = 'password' | 'email_code' | 'reset_password_email_c
 export async function auditSignInFailure(db: Db, now: number, f: { userId?: string | undefined; identifier: string; strategy: SignInStrategy; reason: string }) {
   const tried = f.userId
     ? { identifier: f.identifier.slice(0, 320) }
-    : { identifier_sha256: createHash('sha256').update(f.identifier.trim().toLowerCase()).digest('hex') };
+    : { identifier_sha256: identifierDigest(f.identifier) };
   await recordAudit(db, now, {
     type: 'user.sign_in_failed',
     actor: { type: 'user', id: f.userId ?? null },

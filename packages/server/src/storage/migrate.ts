@@ -9,6 +9,7 @@ import { webhooksMigration } from './migrations/006_webhooks.js';
 import * as m007 from './migrations/007_roles_suspension.js';
 import * as m008 from './migrations/008_rate_limits.js';
 import * as m009 from './migrations/009_frontend_retention.js';
+import * as m010 from './migrations/010_email_code_identifier.js';
 
 /** Migrations are compiled into the server: no files to find at run time. */
 const migrationsFor = (storage: Storage): Record<string, Migration> => ({
@@ -21,6 +22,7 @@ const migrationsFor = (storage: Storage): Record<string, Migration> => ({
   '007_roles_suspension': m007,
   '008_rate_limits': m008,
   '009_frontend_retention': m009,
+  '010_email_code_identifier': m010,
 });
 
 // An arbitrary constant that names "Latchkey start-up" among PostgreSQL advisory locks.

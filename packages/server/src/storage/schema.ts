@@ -180,6 +180,8 @@ export interface EmailCodeTable {
   sent_at: number;
   consumed_at: number | null;
   created_at: number;
+  /** Sign-in and reset codes: SHA-256 of the identifier asked with (trimmed, case-folded); null for others. */
+  requested_as: string | null;
 }
 
 /** An email a development instance sent (the development outbox, GET /v1/dev/outbox). */

@@ -80,7 +80,8 @@ describe('latchkey CLI (built, SQLite)', () => {
     const instanceBefore = db1.prepare('select * from instance').all();
     db1.close();
     expect(migrations).toEqual([{ name: '001_core' }, { name: '002_events' }, { name: '003_frontend' }, { name: '004_dev_emails' }, { name: '005_lockout' }, { name: '006_webhooks' },
-      { name: '007_roles_suspension' }, { name: '008_rate_limits' }, { name: '009_frontend_retention' }]);
+      { name: '007_roles_suspension' }, { name: '008_rate_limits' }, { name: '009_frontend_retention' },
+      { name: '010_email_code_identifier' }]);
     expect(instanceBefore).toHaveLength(1);
     expect(secretsBefore).toHaveLength(1);
     expect(keysBefore).toHaveLength(1);

@@ -75,6 +75,28 @@ describe.each(dialects())('email-code sign-in and password reset (%s)', (dialect
     expect((await native('/v1/client/sign_ins', { identifier: 'forgot@example.com', password: 'a brand new long passphrase' })).status).toBe(200);
   });
 
+  it('a code proves only the identifier it was asked with: under the account\'s other one it answers as for an unknown identifier', async () => {
+    await server.api('/v1/users', { method: 'POST', json: { email_address: ['two-names@example.com'], username: 'two_names', password: 'my old long password' } });
+    for (const [purpose, path, kind] of [['sign_in', '/v1/client/sign_ins/email_code', 'sign_in'], ['reset', '/v1/client/password_resets', 'reset_password']] as const) {
+      const asked = await native(path, { identifier: 'two-names@example.com' });
+      expect(asked.status).toBe(200);
+      const code = await codeFor('two-names@example.com', kind);
+      const attempt = (identifier: string, c: string) => native(`${path}/attempt`,
+        { identifier, code: c, ...(purpose === 'reset' ? { password: 'a brand new long passphrase' } : {}) }, asked.token!);
+      // Before: a wrong code under the username said form_code_incorrect (a code is live
+      // for this account), where an unknown identifier says verification_expired.
+      const wrongOther = await attempt('two_names', '000000');
+      const wrongUnknown = await attempt('nobody_by_that_name', '000000');
+      expect(wrongOther.status).toBe(422);
+      expect(wrongOther.body.errors).toEqual(wrongUnknown.body.errors);
+      expect(wrongOther.body.errors[0].code).toBe('verification_expired');
+      // The right code under the other identifier does not sign in either, and costs the code nothing.
+      expect((await attempt('two_names', code)).body.errors[0].code).toBe('verification_expired');
+      const done = await attempt(' Two-Names@Example.com', code);
+      expect(done.status, purpose).toBe(200);
+    }
+  });
+
   it('a banned user\'s reset is refused before anything changes', async () => {
     const user = await (await server.api('/v1/users', { method: 'POST', json: { email_address: ['banned-reset@example.com'], password: 'my old long password' } })).json();
     await server.api(`/v1/users/${user.id}/ban`, { method: 'POST' });
