@@ -111,6 +111,20 @@ describe.each(dialects())('/v1/me (%s)', (dialect) => {
     expect(me.body.email_addresses[0].email_address).toBe('carol@example.com');
   });
 
+  it('refuses a user locked through the Backend API, as the token endpoint does (403 user_locked), until unlocked', async () => {
+    // (A ban revokes the sessions, so /v1/me answers 401 then.)
+    const { call, sid } = await signedIn('suspended@example.com');
+    const id = (await call('GET', '/v1/me')).body.id as string;
+    expect((await server.api(`/v1/users/${id}/lock`, { method: 'POST' })).status).toBe(200);
+    const refused = await call('PATCH', '/v1/me', { first_name: 'Sneaky' });
+    expect(refused.status).toBe(403);
+    expect(refused.body.errors[0].code).toBe('user_locked');
+    expect((await call('GET', '/v1/me')).status).toBe(403);
+    expect((await call('POST', `/v1/client/sessions/${sid}/tokens`, {})).status).toBe(403);
+    expect((await server.api(`/v1/users/${id}/unlock`, { method: 'POST' })).status).toBe(200);
+    expect((await call('GET', '/v1/me')).body.first_name).toBe('Mia');
+  });
+
   it('deletes the own account when allowed', async () => {
     const { call } = await signedIn('leaving@example.com');
     const me = (await call('GET', '/v1/me')).body;

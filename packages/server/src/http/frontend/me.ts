@@ -11,7 +11,7 @@ import type { SessionTable } from '../../storage/schema.js';
 import { addEmailAddress, makePrimaryEmail, markEmailVerified, removeEmailAddress } from '../../users/email-addresses.js';
 import { ownUserJson } from '../../users/serialize.js';
 import { findLiveUser } from '../../users/store.js';
-import { bannedError, isBanned, primaryEmail, type UserRecord } from '../../users/user-record.js';
+import { primaryEmail, suspensionRefusal, type UserRecord } from '../../users/user-record.js';
 import { deleteUser, updateUser } from '../../users/users.js';
 import { withActor } from '../../events/origin.js';
 import { jsonBody } from '../body.js';
@@ -42,14 +42,19 @@ export function meRoutes(s: Services) {
   const app = new Hono<Env>();
   app.use(...browserGuards(s));
 
-  /** The client's current session (frontend/clients.ts currentSessionOf) and its user, or 401; a suspended user gets 403 user_banned. */
+  /**
+   * The client's current session (frontend/clients.ts currentSessionOf) and its
+   * user, or 401; a user the token endpoint refuses (banned, or locked through
+   * the Backend API) gets its 403 here too.
+   */
   async function signedIn(c: Context): Promise<{ session: SessionTable; rec: UserRecord }> {
     const { client } = await requireClient(c, s);
     const unauthenticated = new LatchkeyError('unauthenticated', 'signed_out', 'Signed out', 'This client has no active session: sign in first.');
     const session = currentSessionOf(await activeSessionsOf(c.var.db, s.clock.now(), client.id), client);
     const rec = session && await findLiveUser(c.var.db, session.user_id);
     if (!session || !rec) throw unauthenticated;
-    if (isBanned(rec.user, s.clock.now())) throw bannedError(rec.user);
+    const refused = suspensionRefusal(rec.user, s.clock.now());
+    if (refused) throw refused;
     return { session, rec };
   }
   // Every /v1/me route acts as the signed-in user: their changes are audited as theirs.
