@@ -1,23 +1,32 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
+import { codeFor } from '../support/dev-outbox.js';
 import { nativeCall } from '../support/native-client.js';
-import { dialects, startServer, type TestServer } from '../support/server.js';
+import { dialects, startServer, type DialectName, type TestServer } from '../support/server.js';
+
+/** A server on a manual clock that locks an account out after 3 wrong passwords for 15 minutes, and a native password sign-in on it. */
+function lockoutServer(dialect: DialectName) {
+  const clock = new ManualClock(Date.now());
+  const ctx = { clock, server: undefined as unknown as TestServer, signIn: (identifier: string, password: string) =>
+    fetch(`${ctx.server.url}/v1/client/sign_ins`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'latchkey-native': '1' }, body: JSON.stringify({ identifier, password }),
+    }) };
+  beforeAll(async () => {
+    ctx.server = await startServer(dialect, { clock });
+    await ctx.server.api('/v1/instance', { method: 'PATCH', json: { lockout_max_attempts: 3, lockout_minutes: 15 } });
+  });
+  afterAll(() => ctx.server?.close());
+  return ctx;
+}
 
 /** Lockout, rate limits and password strength on the Frontend API, on the injected clock. */
 describe.each(dialects())('Frontend API abuse protection (%s)', (dialect) => {
+  const ctx = lockoutServer(dialect);
+  const { clock, signIn } = ctx;
   let server: TestServer;
-  const clock = new ManualClock(Date.now());
-
-  beforeAll(async () => {
-    server = await startServer(dialect, { clock });
-    await server.api('/v1/instance', { method: 'PATCH', json: { lockout_max_attempts: 3, lockout_minutes: 15 } });
+  beforeAll(() => {
+    server = ctx.server;
   });
-  afterAll(() => server?.close());
-
-  const signIn = (identifier: string, password: string) =>
-    fetch(`${server.url}/v1/client/sign_ins`, {
-      method: 'POST', headers: { 'content-type': 'application/json', 'latchkey-native': '1' }, body: JSON.stringify({ identifier, password }),
-    });
 
   it('locks after N wrong passwords: the right one is refused while locked and accepted after M minutes', async () => {
     const user = await (await server.api('/v1/users', { method: 'POST', json: { email_address: ['lock@example.com'], password: 'the right password!' } })).json();
@@ -128,19 +137,12 @@ describe.each(dialects())('Frontend API abuse protection (%s)', (dialect) => {
 
 // Its own server, so its bursts do not spend the per-IP sign-in budget of the suite above.
 describe.each(dialects())('lockout under parallel guesses (%s)', (dialect) => {
+  const ctx = lockoutServer(dialect);
+  const { clock, signIn } = ctx;
   let server: TestServer;
-  const clock = new ManualClock(Date.now());
-
-  beforeAll(async () => {
-    server = await startServer(dialect, { clock });
-    await server.api('/v1/instance', { method: 'PATCH', json: { lockout_max_attempts: 3, lockout_minutes: 15 } });
+  beforeAll(() => {
+    server = ctx.server;
   });
-  afterAll(() => server?.close());
-
-  const signIn = (identifier: string, password: string) =>
-    fetch(`${server.url}/v1/client/sign_ins`, {
-      method: 'POST', headers: { 'content-type': 'application/json', 'latchkey-native': '1' }, body: JSON.stringify({ identifier, password }),
-    });
 
   it('guesses sent in parallel check no more passwords than the lockout allows, and a locked account stays locked', async () => {
     const user = await (await server.api('/v1/users', { method: 'POST', json: { email_address: ['race@example.com'], username: 'racer', password: 'the right password!' } })).json();
@@ -179,10 +181,7 @@ describe.each(dialects())('sign-up email codes: expiry, attempts and resend cool
   afterAll(() => server?.close());
 
   const post = (path: string, json: unknown, token?: string) => nativeCall(server, 'POST', path, json, token);
-  const latestCode = async (to: string) => {
-    const list = await (await server.api(`/v1/dev/outbox?to_email_address=${encodeURIComponent(to)}`)).json();
-    return /\b(\d{6})\b/.exec(list.data[0].body)![1]!;
-  };
+  const latestCode = (to: string) => codeFor(server, to, 'verification_code');
   const start = (email: string) => post('/v1/client/sign_ups', { email_address: email, password: 'a long and lovely passphrase' });
 
   it('a code expires after 10 minutes', async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { purgeExpiredSignUps } from '../../src/frontend/retention.js';
+import { codeFor as codeFromOutbox } from '../support/dev-outbox.js';
 import { nativeCall } from '../support/native-client.js';
 import { dialects, startServer, type TestServer } from '../support/server.js';
 
@@ -22,10 +23,7 @@ describe.each(dialects())('retention of sign-ups and codes (%s)', (dialect) => {
   afterAll(() => server?.close());
 
   const call = (path: string, json: unknown, token?: string) => nativeCall(server, 'POST', path, json, token);
-  const codeFor = async (to: string): Promise<string> => {
-    const list = await (await server.api(`/v1/dev/outbox?to_email_address=${encodeURIComponent(to)}`)).json();
-    return /\b(\d{6})\b/.exec(list.data[0].body)![1]!;
-  };
+  const codeFor = (to: string) => codeFromOutbox(server, to, 'verification_code');
   const signUpIds = async () => (await server.db.selectFrom('sign_ups').select('id').execute()).map((r) => r.id).sort();
   const codeCount = async () => Number((await server.db.selectFrom('email_codes').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
 
