@@ -20,14 +20,42 @@ export async function findClientByToken(db: Db, token: string): Promise<ClientTa
   return (await db.executeQuery<ClientTable>(clientByTokenHash(db, hashClientToken(token)))).rows[0];
 }
 
-/** A client's sessions in the database's "active" state, oldest first: read for every answer, so compiled once. */
-const activeSessionRows = prepared((db: Db, clientId: string) =>
-  db.selectFrom('sessions').selectAll().where('client_id', '=', clientId).where('status', '=', 'active').orderBy('created_at'));
+/** The client of the first of `tokens` that has one, in one query. */
+export async function firstKnownClient(db: Db, tokens: string[]): Promise<ClientTable | undefined> {
+  if (!tokens.length) return undefined;
+  const hashes = tokens.map(hashClientToken);
+  const rows = await db.selectFrom('clients').selectAll().where('token_hash', 'in', hashes).execute();
+  return hashes.map((h) => rows.find((r) => r.token_hash === h)).find((r) => r !== undefined);
+}
 
-/** A client's sessions that are active now (not past their inactivity or lifetime limit), oldest first. */
-export async function activeSessionsOf(db: Db, now: number, clientId: string): Promise<SessionTable[]> {
-  const { rows } = await db.executeQuery<SessionTable>(activeSessionRows(db, clientId));
+/**
+ * A client as a request found it: by its token, whose hash it had then. Reads
+ * that follow name the hash again (one statement with the sessions they read),
+ * so a sign-in that re-keys the client meanwhile, and adds its session, is
+ * never seen through the old token: they see the client as it was, or nothing.
+ */
+export type FoundClient = Pick<ClientTable, 'id' | 'token_hash'>;
+
+/** A client's sessions in the database's "active" state, oldest first, while it has the token: read for every answer, so compiled once. */
+const activeSessionRows = prepared((db: Db, clientId: string, tokenHash: string | null) =>
+  db.selectFrom('sessions').innerJoin('clients', 'clients.id', 'sessions.client_id').selectAll('sessions')
+    .where('sessions.client_id', '=', clientId).where('clients.token_hash', '=', tokenHash).where('sessions.status', '=', 'active')
+    .orderBy('sessions.created_at'));
+
+/** A client's sessions that are active now (not past their inactivity or lifetime limit), oldest first; none once its token changed (FoundClient). */
+export async function activeSessionsOf(db: Db, now: number, client: FoundClient): Promise<SessionTable[]> {
+  const { rows } = await db.executeQuery<SessionTable>(activeSessionRows(db, client.id, client.token_hash));
   return rows.filter((r) => effectiveStatus(r, now) === 'active');
+}
+
+// One statement, so the session and the client's token are read together (FoundClient).
+const sessionRowOnClient = prepared((db: Db, sessionId: string, clientId: string, tokenHash: string | null) =>
+  db.selectFrom('sessions').innerJoin('clients', 'clients.id', 'sessions.client_id').selectAll('sessions')
+    .where('sessions.id', '=', sessionId).where('clients.id', '=', clientId).where('clients.token_hash', '=', tokenHash));
+
+/** The session `sessionId` if it is on `client` while the client still has its token (FoundClient); else undefined. */
+export async function sessionRowOf(db: Db, client: FoundClient, sessionId: string): Promise<SessionTable | undefined> {
+  return (await db.executeQuery<SessionTable>(sessionRowOnClient(db, sessionId, client.id, client.token_hash))).rows[0];
 }
 
 /**
@@ -77,6 +105,7 @@ export type ClientRef = ExistingClientRef | { create: ClientTable };
 /**
  * `tokenHash` replaces `previousHash`, the token the request came with, only if
  * the client still has that one: of two sign-ins racing on one client, the
- * second to commit fails (409 client_changed) instead of taking the client over.
+ * second to commit opens its session on a new client (under `tokenHash`) instead
+ * of taking over the client, and the first one's session with it.
  */
 export type ExistingClientRef = { existing: string; tokenHash: string; previousHash: string };

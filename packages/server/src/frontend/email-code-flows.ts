@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { checkPasswordStrength } from '../passwords/strength.js';
 import type { Services } from '../services.js';
-import type { SessionTable } from '../storage/schema.js';
 import type { ClientRef } from './clients.js';
 import { findLiveUser } from '../users/store.js';
 import { updateUser } from '../users/users.js';
@@ -110,7 +109,7 @@ export async function signInWithCode(s: Services, client: ClientRef, identifier:
  * user is revoked (whoever knew the old password is out), the lockout is lifted,
  * and this client is signed in. The password is checked before the code is spent.
  */
-export async function resetPassword(s: Services, client: ClientRef, input: z.infer<typeof resetSchema>): Promise<SessionTable> {
+export async function resetPassword(s: Services, client: ClientRef, input: z.infer<typeof resetSchema>): Promise<SignedIn> {
   // Judged against the identifier only, the same for known and unknown ones.
   checkPasswordStrength(input.password, [input.identifier], s.settings.get().password_min_strength);
   // Refuses a suspended or locked user before anything changes: a reset must not half-happen.
@@ -118,13 +117,13 @@ export async function resetPassword(s: Services, client: ClientRef, input: z.inf
   const self = { type: 'user' as const, id: user.id };
   // One transaction: the new password, every existing session revoked (user.updated, session.revoked),
   // the lockout lifted, and this client's new session.
-  let session: SessionTable | undefined;
+  let done: SignedIn | undefined;
   await updateUser(s.db, s.clock, user.id, { password: input.password, skip_password_checks: true, sign_out_of_other_sessions: true }, {
     audit: 'user.password_reset', actor: self,
     alsoInTransaction: async (trx) => {
       await trx.updateTable('users').set({ failed_attempts: 0, locked_until: null }).where('id', '=', user.id).execute();
-      ({ session } = await signedIn(trx, s, user.id, client, 'reset_password_email_code'));
+      done = await signedIn(trx, s, user.id, client, 'reset_password_email_code');
     },
   });
-  return session!;
+  return done!;
 }

@@ -14,23 +14,33 @@ type Purpose = EmailCodeTable['purpose'];
 
 const digest = (id: string, code: string) => createHash('sha256').update(`${id}:${code}`).digest();
 
-const latest = (db: Db, purpose: Purpose, subjectId: string) =>
-  db.selectFrom('email_codes').selectAll().where('purpose', '=', purpose).where('subject_id', '=', subjectId)
-    .where('consumed_at', 'is', null).orderBy('created_at', 'desc').orderBy('id', 'desc').executeTakeFirst();
+/** The codes of one subject, asked with one identifier (or with none: `requestedAs` null); see IssueOptions.requestedAs. */
+const codesOf = (db: Db, purpose: Purpose, subjectId: string, requestedAs: string | null) =>
+  (requestedAs === null ? db.selectFrom('email_codes').where('requested_as', 'is', null) : db.selectFrom('email_codes').where('requested_as', '=', requestedAs))
+    .where('purpose', '=', purpose).where('subject_id', '=', subjectId).where('consumed_at', 'is', null);
+
+const latest = (db: Db, purpose: Purpose, subjectId: string, requestedAs: string | null) =>
+  codesOf(db, purpose, subjectId, requestedAs).selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').executeTakeFirst();
 
 export interface IssueOptions {
   /** false: the caller keeps the resend cool-down itself (see requestCode). */
   cooldown?: boolean;
   /** Runs once the cool-down has passed, before the code is stored (a rate limit that may refuse). */
   beforeIssue?: () => Promise<unknown>;
-  /** Binds the code to what it was asked with (EmailCodeTable.requested_as): checkCode must name the same. */
+  /**
+   * Binds the code to what it was asked with (EmailCodeTable.requested_as):
+   * checkCode must name the same, and a new code voids only the earlier ones
+   * asked with the same. (Were one identifier's request to void another's code,
+   * the other's next attempt would tell that both name one account.)
+   */
   requestedAs?: string;
 }
 
 /** Issues a new code (voiding earlier ones) and returns it for the email. */
 export async function issueCode(db: Db, clock: Clock, purpose: Purpose, subjectId: string, opts: IssueOptions = {}): Promise<string> {
   const now = clock.now();
-  const previous = opts.cooldown === false ? undefined : await latest(db, purpose, subjectId);
+  const requestedAs = opts.requestedAs ?? null;
+  const previous = opts.cooldown === false ? undefined : await latest(db, purpose, subjectId, requestedAs);
   if (previous && now - previous.sent_at < RESEND_COOLDOWN_MS) {
     const retry = Math.ceil((previous.sent_at + RESEND_COOLDOWN_MS - now) / 1000);
     throw new LatchkeyError('rate_limited', 'too_many_requests', 'Too many requests',
@@ -41,10 +51,10 @@ export async function issueCode(db: Db, clock: Clock, purpose: Purpose, subjectI
   const id = newId('code', now);
   await db.transaction().execute(async (trx) => {
     await trx.updateTable('email_codes').set({ consumed_at: now })
-      .where('purpose', '=', purpose).where('subject_id', '=', subjectId).where('consumed_at', 'is', null).execute();
+      .where('id', 'in', codesOf(trx, purpose, subjectId, requestedAs).select('id')).execute();
     await trx.insertInto('email_codes').values({
       id, purpose, subject_id: subjectId, code_hash: digest(id, code).toString('hex'), attempts: 0,
-      expire_at: now + CODE_TTL_MS, sent_at: now, consumed_at: null, created_at: now, requested_as: opts.requestedAs ?? null,
+      expire_at: now + CODE_TTL_MS, sent_at: now, consumed_at: null, created_at: now, requested_as: requestedAs,
     }).execute();
   });
   return code;
@@ -65,10 +75,8 @@ export const wrongCode = (attemptsRemaining: number) =>
  */
 export async function checkCode(db: Db, clock: Clock, purpose: Purpose, subjectId: string, code: string, requestedAs?: string): Promise<LatchkeyError | null> {
   const now = clock.now();
-  const row = await latest(db, purpose, subjectId);
-  if (!row || now >= row.expire_at || row.requested_as !== (requestedAs ?? null)) {
-    return codeError('verification_expired', 'This code has expired; ask for a new one.');
-  }
+  const row = await latest(db, purpose, subjectId, requestedAs ?? null);
+  if (!row || now >= row.expire_at) return codeError('verification_expired', 'This code has expired; ask for a new one.');
   const reserved = await db.updateTable('email_codes').set((eb) => ({ attempts: eb('attempts', '+', 1) }))
     .where('id', '=', row.id).where('attempts', '<', CODE_MAX_ATTEMPTS).returning('attempts').executeTakeFirst();
   if (!reserved) return codeError('verification_failed', 'Too many wrong codes; ask for a new one.');

@@ -8,6 +8,7 @@ import type { Services } from '../services.js';
 import { openSession } from '../sessions/sessions.js';
 import type { SignUpTable } from '../storage/schema.js';
 import type { ExistingClientRef } from './clients.js';
+import type { SignedIn } from './sign-ins.js';
 import { buildUser, identifierExists, insertUser } from '../users/users.js';
 import { emailAddressHeld } from '../users/email-addresses.js';
 import { consumeCode, issueCode, type IssueOptions } from './email-codes.js';
@@ -111,12 +112,13 @@ export async function resendSignUpCode(s: Services, clientId: string, id: string
 /**
  * Verifies the code, then creates the user (email verified) and a session on
  * the client (`client`: the sign-up's own, re-keyed as every sign-in re-keys it),
- * and completes the sign-up: all in one transaction. `signedIn` is false for a
- * replay of a completed verification, which changes nothing.
+ * and completes the sign-up: all in one transaction. `signedIn` (the session
+ * and the user) is absent for a replay of a completed verification, which
+ * changes nothing.
  */
-export async function verifySignUp(s: Services, client: ExistingClientRef, id: string, code: string): Promise<{ signUp: SignUpTable; signedIn: boolean }> {
+export async function verifySignUp(s: Services, client: ExistingClientRef, id: string, code: string): Promise<{ signUp: SignUpTable; signedIn?: SignedIn }> {
   const signUp = await pendingSignUp(s, client.existing, id);
-  if (signUp.status === 'complete') return { signUp, signedIn: false };
+  if (signUp.status === 'complete') return { signUp };
   await s.limits.consume('codeAttemptsPerIdentifier', signUp.email_address);
   await consumeCode(s.db, s.clock, 'sign_up', signUp.id, code);
   const rec = await buildUser(s.clock, {
@@ -135,12 +137,13 @@ export async function verifySignUp(s: Services, client: ExistingClientRef, id: s
       if (!allowed.includes(signUp.role)) throw roleNotAllowed(allowed);
     }
     await insertUser(trx, rec, 'user.signed_up');
-    const { session } = await openSession(trx, s.clock, s.settings.get(), rec.user.id, client);
+    const opened = await openSession(trx, s.clock, s.settings.get(), rec.user.id, client);
+    const { session } = opened;
     const done: SignUpTable = {
       ...signUp, status: 'complete', created_user_id: rec.user.id, created_session_id: session.id,
       password_digest: null, updated_at: s.clock.now(),
     };
     await trx.updateTable('sign_ups').set(done).where('id', '=', id).execute();
-    return { signUp: done, signedIn: true };
+    return { signUp: done, signedIn: opened };
   });
 }

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock/clock.js';
-import { LatchkeyError, notFound } from '../errors/latchkey-error.js';
+import { notFound } from '../errors/latchkey-error.js';
 import { newId } from '../ids/ids.js';
 import type { InstanceSettings } from '../instance/settings.js';
 import type { Db } from '../storage/database.js';
@@ -74,7 +74,7 @@ export async function openSession(
   const refused = suspensionRefusal(row, now);
   if (refused) throw refused;
   const stored = client && 'create' in client ? client.create : undefined;
-  const clientId = client && 'existing' in client ? client.existing : stored?.id ?? newId('client', now);
+  let clientId = client && 'existing' in client ? client.existing : stored?.id ?? newId('client', now);
   const session: SessionTable = {
     id: newId('sess', now),
     client_id: clientId,
@@ -87,10 +87,13 @@ export async function openSession(
   };
   if (client && 'existing' in client) {
     const { numAffectedRows } = await trx.executeQuery(rekeyClient(trx, clientId, session.id, client.tokenHash, client.previousHash, now));
-    // Another sign-in re-keyed this client since the request read it: whichever
-    // commits second must not take over the client (with the first one's session
-    // on it) under its own token. The caller's transaction undoes everything.
-    if (Number(numAffectedRows ?? 0) !== 1) throw clientChanged();
+    // Another sign-in re-keyed this client since the request read it. Taking the
+    // client now would hand that sign-in's session to this request's token (and
+    // whoever planted the old one): this session opens on a new client instead.
+    if (Number(numAffectedRows ?? 0) !== 1) {
+      clientId = session.client_id = newId('client', now);
+      await trx.executeQuery(insertClient(trx, clientId, client.tokenHash, session.id, now, now));
+    }
   } else {
     await trx.executeQuery(insertClient(trx, clientId, stored?.token_hash ?? null, session.id, stored?.created_at ?? now, now));
   }
@@ -107,24 +110,26 @@ const touchLiveUser = prepared((db: Db, userId: string, now: number) => db.updat
 const rekeyClient = prepared((db: Db, clientId: string, sessionId: string, tokenHash: string, previousHash: string, now: number) =>
   db.updateTable('clients').set({ last_active_session_id: sessionId, updated_at: now, token_hash: tokenHash })
     .where('id', '=', clientId).where('token_hash', '=', previousHash));
-const clientChanged = () => new LatchkeyError('conflict', 'client_changed', 'Client changed',
-  'Another sign-in on this client finished first; reload the client (GET /v1/client) and sign in again if needed.');
 const insertClient = prepared((db: Db, id: string, tokenHash: string | null, sessionId: string, createdAt: number, now: number) =>
   db.insertInto('clients').values({ id, token_hash: tokenHash, last_active_session_id: sessionId, created_at: createdAt, updated_at: now }));
 const SESSION_COLUMNS = ['id', 'client_id', 'user_id', 'status', 'last_active_at', 'expire_at', 'abandon_at', 'created_at', 'updated_at'] as const;
 const insertSession = prepared((db: Db, ...values: unknown[]) =>
   db.insertInto('sessions').values(Object.fromEntries(SESSION_COLUMNS.map((c, i) => [c, values[i]])) as Insertable<SessionTable>));
 
-// Read by every browser token request (and session reads of the Backend API): compiled once.
+// Read by the Backend API's session reads: compiled once.
 const sessionById = prepared((db: Db, id: string) => db.selectFrom('sessions').selectAll().where('id', '=', id));
 
 /** A session with its status as of now; 404 when unknown. */
 export async function getSession(db: Db, clock: Clock, id: string): Promise<SessionTable> {
-  const row = (await db.executeQuery<SessionTable>(sessionById(db, id))).rows[0];
+  return settled(db, clock, (await db.executeQuery<SessionTable>(sessionById(db, id))).rows[0]);
+}
+
+/** A session row read by the caller (undefined: 404) with its status as of now, persisted if the clock changed it. */
+export async function settled(db: Db, clock: Clock, row: SessionTable | undefined): Promise<SessionTable> {
   if (!row) throw notFound('Session');
   const now = clock.now();
   const current = withEffectiveStatus(row, now);
-  if (current !== row) await settle(db, now, { sessionId: id });
+  if (current !== row) await settle(db, now, { sessionId: row.id });
   return current;
 }
 

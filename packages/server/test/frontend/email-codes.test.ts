@@ -8,7 +8,8 @@ describe.each(dialects())('email-code sign-in and password reset (%s)', (dialect
   let server: TestServer;
 
   beforeAll(async () => {
-    server = await startServer(dialect);
+    // Every call comes from one address: room for this suite's calls under the per-IP sign-in bucket.
+    server = await startServer(dialect, { env: { LATCHKEY_RATE_LIMITS: '{"signInPerIp":{"points":100,"durationSec":60}}' } });
   });
   afterAll(() => server?.close());
 
@@ -95,6 +96,20 @@ describe.each(dialects())('email-code sign-in and password reset (%s)', (dialect
       const done = await attempt(' Two-Names@Example.com', code);
       expect(done.status, purpose).toBe(200);
     }
+  });
+
+  it('asking under one identifier does not void the code asked under the account\'s other one (that would link them)', async () => {
+    await server.api('/v1/users', { method: 'POST', json: { email_address: ['linked@example.com'], username: 'linked_name' } });
+    const byEmail = await native('/v1/client/sign_ins/email_code', { identifier: 'linked@example.com' });
+    const emailCode = await codeFor('linked@example.com', 'sign_in');
+    const byName = await native('/v1/client/sign_ins/email_code', { identifier: 'linked_name' });
+    expect(byName.status).toBe(200);
+    // As for two unrelated identifiers: the email's code is still live.
+    const notIt = emailCode === '000000' ? '111111' : '000000';
+    const wrong = await native('/v1/client/sign_ins/email_code/attempt', { identifier: 'linked@example.com', code: notIt }, byEmail.token!);
+    expect(wrong.body.errors[0].code).toBe('form_code_incorrect');
+    const done = await native('/v1/client/sign_ins/email_code/attempt', { identifier: 'linked@example.com', code: emailCode }, byEmail.token!);
+    expect(done.status).toBe(200);
   });
 
   it('a banned user\'s reset is refused before anything changes', async () => {

@@ -2,14 +2,14 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { setCookie } from 'hono/cookie';
 import type { CookieOptions } from 'hono/utils/cookie';
 import { LatchkeyError } from '../../errors/latchkey-error.js';
-import { createClient, findClientByToken, newClient, rekeyedClient, type ClientRef, type ExistingClientRef } from '../../frontend/clients.js';
+import { createClient, findClientByToken, firstKnownClient, newClient, rekeyedClient, type ClientRef, type ExistingClientRef } from '../../frontend/clients.js';
 import type { Services } from '../../services.js';
 import type { ClientTable, SessionTable } from '../../storage/schema.js';
 import { cors } from './cors.js';
 
 declare module 'hono' {
   interface ContextVariableMap {
-    /** The request's Origin once found among the allowed origins (checkOrigin); else undefined. */
+    /** The request's Origin if it is among the allowed origins (checkOrigin); else undefined. */
     checkedOrigin: string | undefined;
   }
 }
@@ -42,54 +42,52 @@ async function findClient(c: Context, s: Services): Promise<Found | undefined> {
     return { client };
   }
   // A browser sends every cookie of that name whose Domain and Path fit, longest
-  // Path first: a stray or planted one must neither hide the real one nor get it cleared.
-  const tokens = cookieValues(c.req.header('cookie'), clientCookieName(s));
-  for (const token of tokens) {
-    const client = await findClientByToken(s.db, token);
-    if (client) return { client };
-  }
-  if (tokens.length) clearClientCookie(c, s);
+  // Path first: a stray or planted one must neither hide the real one nor get it
+  // cleared. (Only `__Host-` keeps other hosts from planting one at all.)
+  const { values, more } = cookieValues(c.req.header('cookie'), clientCookieName(s));
+  const client = values.length === 1 ? await findClientByToken(s.db, values[0]!) : await firstKnownClient(s.db, values);
+  if (client) return { client };
+  // More cookies than are looked up: the real one may be among the rest, so none is cleared.
+  if (values.length && !more) clearClientCookie(c, s);
   return undefined;
 }
 
-/** At most this many same-named cookies are looked up: a browser holds a few at most. */
-const MAX_CLIENT_COOKIES = 4;
+/** At most this many same-named cookies are looked up (in one query): a browser holds a few at most. */
+const MAX_CLIENT_COOKIES = 16;
 
-/** The distinct values of every `name` cookie in a Cookie header, in order (the first MAX_CLIENT_COOKIES). */
-export function cookieValues(header: string | undefined, name: string): string[] {
+/** The distinct values of the `name` cookies in a Cookie header, in order: the first MAX_CLIENT_COOKIES, and whether there were more. */
+export function cookieValues(header: string | undefined, name: string): { values: string[]; more: boolean } {
   const values: string[] = [];
   for (const pair of header?.split(';') ?? []) {
     const eq = pair.indexOf('=');
     if (eq < 0 || pair.slice(0, eq).trim() !== name) continue;
     const value = pair.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
-    if (value && !values.includes(value)) values.push(value);
-    if (values.length === MAX_CLIENT_COOKIES) break;
+    if (!value || values.includes(value)) continue;
+    if (values.length === MAX_CLIENT_COOKIES) return { values, more: true };
+    values.push(value);
   }
-  return values;
+  return { values, more: false };
 }
 
 /** The public URL's own origin and the instance's allowed_origins. */
 const allowedOrigins = (s: Services) => [new URL(s.config.publicUrl).origin, ...s.settings.get().allowed_origins];
 
 /**
- * Writes that a browser's cookie authenticates must show they come from an app,
- * not from a form on some other site (CSRF, including signing a visitor into an
- * attacker's account): their Origin must be an allowed one. A Bearer client token
- * is no ambient credential (the cookie is then ignored), and neither is asking
- * for a native client with the `latchkey-native` header while sending no cookie.
- * Returns the Origin only when it was checked: the one thing a token's `azp` may name.
+ * Writes must show they come from an app, not from a form on some other site
+ * (CSRF, including signing a visitor into an attacker's account): a Bearer
+ * client token or the `latchkey-native` header (a cross-site page can send
+ * neither: the header needs a CORS preflight, which only allowed origins pass),
+ * or an Origin among the allowed origins.
+ * Returns the Origin when it is an allowed one, else undefined: the only Origin
+ * a token's `azp` may name.
  */
 export function checkOrigin(c: Context, s: Services): string | undefined {
   const origin = c.req.header('origin');
-  const allowed = origin !== undefined && allowedOrigins(s).includes(origin);
-  if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') return allowed ? origin : undefined;
-  if (c.req.header('authorization')) return undefined;
-  if (c.req.header(NATIVE_HEADER) && !cookieValues(c.req.header('cookie'), clientCookieName(s)).length) return undefined;
-  if (!allowed) {
-    throw new LatchkeyError('forbidden', 'origin_invalid', 'Origin not allowed',
-      'Browser requests must come from an allowed origin (Origin header); native apps send a Bearer client token or the latchkey-native header.');
-  }
-  return origin;
+  const allowed = origin !== undefined && allowedOrigins(s).includes(origin) ? origin : undefined;
+  if (allowed || c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') return allowed;
+  if (c.req.header('authorization') || c.req.header(NATIVE_HEADER)) return undefined;
+  throw new LatchkeyError('forbidden', 'origin_invalid', 'Origin not allowed',
+    'Browser requests must come from an allowed origin (Origin header); native apps send a Bearer client token or the latchkey-native header.');
 }
 
 /** The request's client; with `create`, a new one when there is none (cookie or native token issued). */
@@ -104,7 +102,6 @@ export async function requireClient(c: Context, s: Services, create = false): Pr
 
 /** The client a sign-in opens its session on (see clientForSignIn). */
 export interface ClientForSignIn {
-  id: string;
   ref: ClientRef;
   /** Hands the client's new token to the caller; call once the sign-in succeeded. */
   issue(): void;
@@ -132,11 +129,14 @@ export const rekeyForSignIn = (c: Context, s: Services, client: ClientTable) =>
 /** `previousHash`: the existing client's token hash as the request found it; none for a new client. */
 function forSignIn(c: Context, s: Services, { client: row, token }: { client: ClientTable & { token_hash: string }; token: string }, previousHash?: string | null): ClientForSignIn {
   return {
-    id: row.id,
     ref: previousHash ? { existing: row.id, tokenHash: row.token_hash, previousHash } : { create: row },
     issue: () => issueClientToken(c, s, token),
-    // openSession stamps the client with the session's own time.
-    after: (session) => ({ ...row, last_active_session_id: session.id, updated_at: session.created_at }),
+    // openSession stamps the client with the session's own time; it opened a new
+    // client instead if another sign-in re-keyed this one first (ExistingClientRef).
+    after: (session) => ({
+      ...row, ...(session.client_id === row.id ? {} : { id: session.client_id, created_at: session.created_at }),
+      last_active_session_id: session.id, updated_at: session.created_at,
+    }),
   };
 }
 

@@ -50,7 +50,7 @@ export function meRoutes(s: Services) {
   async function signedIn(c: Context): Promise<{ session: SessionTable; rec: UserRecord }> {
     const { client } = await requireClient(c, s);
     const unauthenticated = new LatchkeyError('unauthenticated', 'signed_out', 'Signed out', 'This client has no active session: sign in first.');
-    const session = currentSessionOf(await activeSessionsOf(c.var.db, s.clock.now(), client.id), client);
+    const session = currentSessionOf(await activeSessionsOf(c.var.db, s.clock.now(), client), client);
     const rec = session && await findLiveUser(c.var.db, session.user_id);
     if (!session || !rec) throw unauthenticated;
     const refused = suspensionRefusal(rec.user, s.clock.now());
