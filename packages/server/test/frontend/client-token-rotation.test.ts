@@ -13,7 +13,8 @@ const PASSWORD = 'a rotation test password';
 describe.each(dialects())('client token rotation on sign-in (%s)', (dialect) => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startServer(dialect);
+    // Every call comes from one address: room for this suite's calls under the per-IP sign-in bucket.
+    server = await startServer(dialect, { env: { LATCHKEY_RATE_LIMITS: '{"signInPerIp":{"points":200,"durationSec":60}}' } });
   });
   afterAll(() => server?.close());
 
@@ -174,6 +175,33 @@ describe.each(dialects())('client token rotation on sign-in (%s)', (dialect) => 
     expect((await activeSessionsOf(server.db, now, current)).map((r) => r.id).sort())
       .toEqual([first.body.response.created_session_id, newSid].sort());
     expect((await sessionRowOf(server.db, current, newSid))?.id).toBe(newSid);
+  });
+
+  it('over HTTP: /v1/me and GET /v1/client on a planted token, racing the victim\'s sign-in, never show or change the victim', async () => {
+    await user('flood-victim@example.com');
+    const calls = [['PATCH', '/v1/me', { first_name: 'Pwned' }], ['GET', '/v1/me'], ['GET', '/v1/client']] as const;
+    const answers: { path: string; status: number; body: { response?: { sessions: unknown[] } } }[] = [];
+    for (let round = 0; round < 5; round++) {
+      const planted = (await browser('POST', '/v1/client/sign_ins/email_code', undefined, { identifier: `flood-nobody${round}@example.com` })).cookie!;
+      let done = false;
+      const victim = browser('POST', '/v1/client/sign_ins', planted, { identifier: 'flood-victim@example.com', password: PASSWORD })
+        .finally(() => { done = true; });
+      const attacker = async () => {
+        for (let i = 0, after = 0; !done || after < 3; i++) {
+          if (done) after++;
+          const [method, path, json] = calls[i % calls.length]!;
+          answers.push({ path, ...await browser(method, path, planted, json) });
+        }
+      };
+      const [signedIn] = await Promise.all([victim, ...Array.from({ length: 6 }, attacker)]);
+      expect(signedIn.status).toBe(200);
+    }
+    // The planted client had no session before the sign-in and loses its token with it.
+    expect(answers.filter((a) => a.path === '/v1/me').map((a) => a.status)).not.toContain(200);
+    for (const a of answers.filter((x) => x.path === '/v1/client' && x.status === 200)) expect(a.body.response!.sessions).toEqual([]);
+    const victimRow = await server.db.selectFrom('users').innerJoin('email_addresses', 'email_addresses.user_id', 'users.id')
+      .select('users.first_name').where('email_addresses.email_address', '=', 'flood-victim@example.com').executeTakeFirstOrThrow();
+    expect(victimRow.first_name).toBeNull();
   });
 
   it('a failed sign-in on an existing client keeps its token and hands out none', async () => {
