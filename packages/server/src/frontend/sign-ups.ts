@@ -140,7 +140,8 @@ export async function verifySignUp(s: Services, client: ExistingClientRef, id: s
     const opened = await openSession(trx, s.clock, s.settings.get(), rec.user.id, client);
     const { session } = opened;
     const done: SignUpTable = {
-      ...signUp, status: 'complete', created_user_id: rec.user.id, created_session_id: session.id,
+      // On a new client if another sign-in re-keyed this one first (openSession): the sign-up goes with its session.
+      ...signUp, client_id: session.client_id, status: 'complete', created_user_id: rec.user.id, created_session_id: session.id,
       password_digest: null, updated_at: s.clock.now(),
     };
     await trx.updateTable('sign_ups').set(done).where('id', '=', id).execute();

@@ -61,6 +61,25 @@ describe.each(dialects())('the client cookie (%s)', (dialect) => {
     expect(cleared(res)).toEqual([expect.stringMatching(/^__client=; Max-Age=0; Path=\/; HttpOnly; SameSite=Lax$/)]);
   });
 
+  it('a sign-in on a client that came in a cookie hands its new token back in the cookie, latchkey-native or not', async () => {
+    await server.api('/v1/users', { method: 'POST', json: { email_address: ['jar@example.com'], password: PASSWORD } });
+    const started = await fetch(`${server.url}/v1/client/sign_ins/email_code`, {
+      method: 'POST', headers: { origin: server.url, 'content-type': 'application/json' }, body: JSON.stringify({ identifier: 'nobody-jar@example.com' }),
+    });
+    const cookie = started.headers.getSetCookie()[0]!.split(';')[0]!;
+    // An app whose cookie jar holds a client cookie and that sends latchkey-native (React Native's fetch does both).
+    const res = await fetch(`${server.url}/v1/client/sign_ins`, {
+      method: 'POST', headers: { cookie, 'latchkey-native': '1', 'content-type': 'application/json' }, body: JSON.stringify({ identifier: 'jar@example.com', password: PASSWORD }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('latchkey-client-token')).toBeNull();
+    const renewed = res.headers.getSetCookie().find((c) => c.startsWith('__client=') && !c.startsWith('__client=;'))!.split(';')[0]!;
+    expect(renewed).not.toBe(cookie);
+    const client = await get(renewed);
+    expect(client.status).toBe(200);
+    expect((await client.json()).response.last_active_session_id).toBe((await res.json()).response.created_session_id);
+  });
+
   it('azp names only an allowed Origin: the app\'s for a cookie, none for another origin or a Bearer client token', async () => {
     const { cookie, sid } = await signedInCookie(server, 'azp@example.com', server.url, '__client');
     const mint = (headers: Record<string, string>) => fetch(`${server.url}/v1/client/sessions/${sid}/tokens`, {

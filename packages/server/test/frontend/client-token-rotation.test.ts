@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activeSessionsOf, findClientByToken, sessionRowOf } from '../../src/frontend/clients.js';
+import { activeSessionsOf, findClientByToken, hashClientToken, sessionRowOf } from '../../src/frontend/clients.js';
+import { verifySignUp } from '../../src/frontend/sign-ups.js';
 import { codeFor as codeFromOutbox } from '../support/dev-outbox.js';
 import { dialects, startServer, type TestServer } from '../support/server.js';
 
@@ -202,6 +203,73 @@ describe.each(dialects())('client token rotation on sign-in (%s)', (dialect) => 
     const victimRow = await server.db.selectFrom('users').innerJoin('email_addresses', 'email_addresses.user_id', 'users.id')
       .select('users.first_name').where('email_addresses.email_address', '=', 'flood-victim@example.com').executeTakeFirstOrThrow();
     expect(victimRow.first_name).toBeNull();
+  });
+
+  it('a sign-up verification that loses the re-key race completes on a new client, and its sign-up goes with it', async () => {
+    const started = await browser('POST', '/v1/client/sign_ups', undefined, { email_address: 'late-signup@example.com', password: PASSWORD });
+    const signUpId = started.body.response.id as string;
+    const code = await codeFor('late-signup@example.com', 'verification_code');
+    // What the verification request holds once it found its client (requireClient, rekeyForSignIn) ...
+    const asFound = (await findClientByToken(server.db, started.cookie!.slice('__client='.length)))!;
+    const newToken = 'the-verification-request-new-token';
+    const ref = { existing: asFound.id, tokenHash: hashClientToken(newToken), previousHash: asFound.token_hash! };
+    // ... when another tab's sign-in on the same client commits first.
+    await user('other-tab@example.com');
+    const otherTab = await browser('POST', '/v1/client/sign_ins', started.cookie, { identifier: 'other-tab@example.com', password: PASSWORD });
+    expect(otherTab.status).toBe(200);
+
+    const { signUp, signedIn } = await verifySignUp(server.lk.services, ref, signUpId, code);
+    const clientId = signedIn!.session.client_id;
+    expect(clientId).not.toBe(asFound.id);
+    expect(signUp.client_id).toBe(clientId);
+    expect((await server.db.selectFrom('sign_ups').select('client_id').where('id', '=', signUpId).executeTakeFirstOrThrow()).client_id).toBe(clientId);
+    const mine = await browser('GET', '/v1/client', `__client=${newToken}`);
+    expect(mine.body.response.id).toBe(clientId);
+    expect(sessionIds(mine.body)).toEqual([signedIn!.session.id]);
+    // The completed sign-up answers its own client, and no longer the other tab's.
+    expect((await browser('POST', `/v1/client/sign_ups/${signUpId}/prepare_verification`, `__client=${newToken}`, {})).status).toBe(200);
+    expect((await browser('POST', `/v1/client/sign_ups/${signUpId}/prepare_verification`, otherTab.cookie, {})).status).toBe(404);
+  });
+
+  it('over HTTP: answers to writes on a planted token, racing the victim\'s sign-in, never list the victim\'s session', async () => {
+    await user('reply-victim@example.com');
+    const leaks: unknown[] = [];
+    for (let round = 0; round < 5; round++) {
+      const planted = (await browser('POST', '/v1/client/sign_ins/email_code', undefined, { identifier: `reply-nobody${round}@example.com` })).cookie!;
+      let done = false;
+      const victim = browser('POST', '/v1/client/sign_ins', planted, { identifier: 'reply-victim@example.com', password: PASSWORD })
+        .finally(() => { done = true; });
+      const attacker = async (a: number) => {
+        for (let i = 0, after = 0; !done || after < 3; i++) {
+          if (done) after++;
+          const r = await browser('POST', '/v1/client/sign_ups', planted, { email_address: `probe-${round}-${a}-${i}@example.com`, password: PASSWORD });
+          if (r.status === 200 && r.body.client.sessions.length) leaks.push(r.body.client.sessions);
+        }
+      };
+      await Promise.all([victim, ...Array.from({ length: 6 }, (_, a) => attacker(a))]);
+    }
+    expect(leaks).toEqual([]);
+  });
+
+  it('over HTTP: switching to the planted client\'s own session, racing the victim\'s sign-in, never makes the victim act as its owner', async () => {
+    await user('touch-victim@example.com');
+    await user('touch-attacker@example.com');
+    for (let round = 0; round < 5; round++) {
+      const mine = await browser('POST', '/v1/client/sign_ins', undefined, { identifier: 'touch-attacker@example.com', password: PASSWORD });
+      const planted = mine.cookie!;
+      let done = false;
+      const victim = browser('POST', '/v1/client/sign_ins', planted, { identifier: 'touch-victim@example.com', password: PASSWORD })
+        .finally(() => { done = true; });
+      const attacker = async () => {
+        for (let after = 0; !done || after < 3;) {
+          if (done) after++;
+          await browser('POST', `/v1/client/sessions/${mine.body.response.created_session_id}/touch`, planted, {});
+        }
+      };
+      const [signedIn] = await Promise.all([victim, ...Array.from({ length: 6 }, attacker)]);
+      const client = await browser('GET', '/v1/client', signedIn.cookie);
+      expect(client.body.response.last_active_session_id, `round ${round}`).toBe(signedIn.body.response.created_session_id);
+    }
   });
 
   it('a failed sign-in on an existing client keeps its token and hands out none', async () => {

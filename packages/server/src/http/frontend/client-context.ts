@@ -29,8 +29,10 @@ export const NATIVE_HEADER = 'latchkey-native';
 /** Where a new client's token is returned to a native app. */
 export const CLIENT_TOKEN_HEADER = 'latchkey-client-token';
 
-interface Found {
+export interface Found {
   client: ClientTable;
+  /** How the request carried it: a new token for it goes back the same way (issueClientToken). */
+  via: 'bearer' | 'cookie';
 }
 
 async function findClient(c: Context, s: Services): Promise<Found | undefined> {
@@ -39,14 +41,14 @@ async function findClient(c: Context, s: Services): Promise<Found | undefined> {
     const m = /^Bearer\s+(\S+)$/i.exec(auth);
     const client = m ? await findClientByToken(s.db, m[1]!) : undefined;
     if (!client) throw new LatchkeyError('unauthenticated', 'client_invalid', 'Invalid client', 'The client token is not valid; start a new sign-in.');
-    return { client };
+    return { client, via: 'bearer' };
   }
   // A browser sends every cookie of that name whose Domain and Path fit, longest
   // Path first: a stray or planted one must neither hide the real one nor get it
   // cleared. (Only `__Host-` keeps other hosts from planting one at all.)
   const { values, more } = cookieValues(c.req.header('cookie'), clientCookieName(s));
   const client = values.length === 1 ? await findClientByToken(s.db, values[0]!) : await firstKnownClient(s.db, values);
-  if (client) return { client };
+  if (client) return { client, via: 'cookie' };
   // More cookies than are looked up: the real one may be among the rest, so none is cleared.
   if (values.length && !more) clearClientCookie(c, s);
   return undefined;
@@ -96,8 +98,7 @@ export async function requireClient(c: Context, s: Services, create = false): Pr
   if (found) return found;
   if (!create) throw new LatchkeyError('unauthenticated', 'client_missing', 'No client', 'Sign in first: this request carries no client.');
   const { client, token } = await createClient(c.var.db, s.clock);
-  issueClientToken(c, s, token);
-  return { client };
+  return { client, via: issueClientToken(c, s, token) };
 }
 
 /** The client a sign-in opens its session on (see clientForSignIn). */
@@ -119,18 +120,18 @@ export interface ClientForSignIn {
  */
 export async function clientForSignIn(c: Context, s: Services): Promise<ClientForSignIn> {
   const found = await findClient(c, s);
-  return found ? rekeyForSignIn(c, s, found.client) : forSignIn(c, s, newClient(s.clock.now()));
+  return found ? rekeyForSignIn(c, s, found) : forSignIn(c, s, newClient(s.clock.now()));
 }
 
 /** The request's own `client` (already found) under a new token, as clientForSignIn gives it: for a sign-up verification. */
-export const rekeyForSignIn = (c: Context, s: Services, client: ClientTable) =>
-  forSignIn(c, s, rekeyedClient(client), client.token_hash) as ClientForSignIn & { ref: ExistingClientRef };
+export const rekeyForSignIn = (c: Context, s: Services, found: Found) =>
+  forSignIn(c, s, rekeyedClient(found.client), found) as ClientForSignIn & { ref: ExistingClientRef };
 
-/** `previousHash`: the existing client's token hash as the request found it; none for a new client. */
-function forSignIn(c: Context, s: Services, { client: row, token }: { client: ClientTable & { token_hash: string }; token: string }, previousHash?: string | null): ClientForSignIn {
+/** `found`: the existing client as the request found it; none for a new client. */
+function forSignIn(c: Context, s: Services, { client: row, token }: { client: ClientTable & { token_hash: string }; token: string }, found?: Found): ClientForSignIn {
   return {
-    ref: previousHash ? { existing: row.id, tokenHash: row.token_hash, previousHash } : { create: row },
-    issue: () => issueClientToken(c, s, token),
+    ref: found?.client.token_hash ? { existing: row.id, tokenHash: row.token_hash, previousHash: found.client.token_hash } : { create: row },
+    issue: () => void issueClientToken(c, s, token, found?.via),
     // openSession stamps the client with the session's own time; it opened a new
     // client instead if another sign-in re-keyed this one first (ExistingClientRef).
     after: (session) => ({
@@ -141,15 +142,19 @@ function forSignIn(c: Context, s: Services, { client: row, token }: { client: Cl
 }
 
 /**
- * A client's token, the way the request's client travels: a header for native
- * apps (a Bearer token, or asking with NATIVE_HEADER), an httpOnly cookie for browsers.
+ * A client's token, the way the request's client travels (`via`, for a client
+ * the request came with): a header for native apps (a Bearer token, or asking
+ * with NATIVE_HEADER), an httpOnly cookie for browsers. A client that came in a
+ * cookie gets its new token in the cookie, NATIVE_HEADER or not: else the cookie
+ * the app keeps sending would name a client that no longer has it.
  */
-function issueClientToken(c: Context, s: Services, token: string): void {
-  if (c.req.header('authorization') || c.req.header(NATIVE_HEADER)) {
+function issueClientToken(c: Context, s: Services, token: string, via?: Found['via']): Found['via'] {
+  if (via === 'bearer' || (via === undefined && (c.req.header('authorization') || c.req.header(NATIVE_HEADER)))) {
     c.header(CLIENT_TOKEN_HEADER, token);
-    return;
+    return 'bearer';
   }
   setCookie(c, clientCookieName(s), token, cookieOptions(s, 365 * 24 * 3600));
+  return 'cookie';
 }
 
 const clearClientCookie = (c: Context, s: Services) => setCookie(c, clientCookieName(s), '', cookieOptions(s, 0));

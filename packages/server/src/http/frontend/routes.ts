@@ -90,8 +90,9 @@ export function frontendRoutes(s: Services) {
   });
   app.post('/sign_ups/:id/attempt_verification', async (c) => {
     const { code } = await jsonBody(c, codeSchema);
-    const { client } = await requireClient(c, s);
-    const target = rekeyForSignIn(c, s, client);
+    const found = await requireClient(c, s);
+    const { client } = found;
+    const target = rekeyForSignIn(c, s, found);
     const { signUp, signedIn } = await verifySignUp(acting(c), target.ref, c.req.param('id'), code);
     return signedIn ? signedInReply(c, target, signedIn, signUpJson(signUp)) : reply(c, client, signUpJson(signUp));
   });
