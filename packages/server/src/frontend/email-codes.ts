@@ -16,7 +16,7 @@ const digest = (id: string, code: string) => createHash('sha256').update(`${id}:
 
 /** The codes of one subject, asked with one identifier (or with none: `requestedAs` null); see IssueOptions.requestedAs. */
 const codesOf = (db: Db, purpose: Purpose, subjectId: string, requestedAs: string | null) =>
-  (requestedAs === null ? db.selectFrom('email_codes').where('requested_as', 'is', null) : db.selectFrom('email_codes').where('requested_as', '=', requestedAs))
+  db.selectFrom('email_codes').where('requested_as', requestedAs === null ? 'is' : '=', requestedAs)
     .where('purpose', '=', purpose).where('subject_id', '=', subjectId).where('consumed_at', 'is', null);
 
 const latest = (db: Db, purpose: Purpose, subjectId: string, requestedAs: string | null) =>
