@@ -68,7 +68,7 @@ export async function createLatchkey(config: Config, opts: LatchkeyOptions = {})
 
 async function assemble(config: Config, storage: Storage, clock: Clock, logger: Logger, opts: LatchkeyOptions): Promise<Latchkey> {
   const interval = opts.reloadIntervalMs ?? 5_000;
-  if (config.hasherThreads) hasherPool.resize(config.hasherThreads);
+  hasherPool.configure({ size: config.hasherThreads, pin: config.hasherPinning });
   const boot = await bootstrap(storage, config, clock);
   const { db } = storage;
   const keyring = await Keyring.load(db, clock, config.encryptionKey);

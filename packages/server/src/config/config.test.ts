@@ -29,6 +29,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       webhooks: { deliver: true, allowPrivate: false, timeoutMs: 15_000, concurrency: 64 },
       trustedProxies: [],
+      hasherPinning: true,
     });
   });
 
@@ -65,6 +66,7 @@ describe('loadConfig', () => {
       logLevel: 'warn',
       webhooks: { deliver: false, allowPrivate: true, timeoutMs: 5000, concurrency: 8 },
       trustedProxies: ['10.0.0.0/8', '::1'],
+      hasherPinning: true,
     });
   });
 
@@ -142,6 +144,13 @@ describe('loadConfig', () => {
     for (const v of ['0', '65', '1.5', 'many']) {
       expect(problems({ LATCHKEY_HASHER_THREADS: v }), v).toEqual([expect.stringMatching(/^LATCHKEY_HASHER_THREADS: /)]);
     }
+  });
+
+  it('pins the hashers unless LATCHKEY_HASHER_PINNING=off, and refuses other values, naming it', () => {
+    expect(loadConfig({}).hasherPinning).toBe(true);
+    expect(loadConfig({ LATCHKEY_HASHER_PINNING: 'on' }).hasherPinning).toBe(true);
+    expect(loadConfig({ LATCHKEY_HASHER_PINNING: 'off' }).hasherPinning).toBe(false);
+    expect(problems({ LATCHKEY_HASHER_PINNING: 'no' })).toEqual([expect.stringMatching(/^LATCHKEY_HASHER_PINNING: must be "on" or "off"/)]);
   });
 
   it('requires an encryption key in production', () => {

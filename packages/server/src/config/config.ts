@@ -34,6 +34,8 @@ export interface Config {
   roles?: CreateRoleInput[] | undefined;
   /** LATCHKEY_HASHER_THREADS: password-hashing threads (passwords/hasher-pool.ts); undefined: one per core, at most 16. */
   hasherThreads?: number | undefined;
+  /** LATCHKEY_HASHER_PINNING=off: the kernel places the hasher threads instead of one per CPU (passwords/hasher-pool.ts). */
+  hasherPinning: boolean;
 }
 
 /** How this instance delivers webhooks (webhooks/worker.ts). */
@@ -126,6 +128,7 @@ const env = z.object({
     .min(1).max(1024).default(64),
   // Each hash in flight holds 19 MiB (more for imported digests): a container with less CPU or memory than the host shows sets this.
   LATCHKEY_HASHER_THREADS: z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(1).max(64).optional(),
+  LATCHKEY_HASHER_PINNING: z.enum(['on', 'off'], { message: 'must be "on" or "off"' }).default('on'),
 });
 
 /** An IP address, or a CIDR range with a prefix length that fits its family. */
@@ -180,6 +183,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     trustedProxies: e.LATCHKEY_TRUSTED_PROXIES ?? [],
     roles,
     hasherThreads: e.LATCHKEY_HASHER_THREADS,
+    hasherPinning: e.LATCHKEY_HASHER_PINNING === 'on',
     port: e.PORT,
     host: e.HOST,
     publicUrl: e.LATCHKEY_PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`,

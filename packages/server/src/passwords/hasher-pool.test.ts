@@ -1,11 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Hono } from 'hono';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { LatchkeyError } from '../errors/latchkey-error.js';
 import { renderError } from '../http/errors.js';
 import { HASHER_NICE, HasherBusyError, HasherPool, hasherPool } from './hasher-pool.js';
 import { ARGON2_PARAMS, hashPassword, hashersBusy, verifyPassword } from './passwords.js';
+import { allowedCpus, parseCpuList } from './cpus.js';
 
 /** Nice values of this process's threads, from /proc (Linux). */
 function threadNices(): number[] {
@@ -63,6 +64,49 @@ describe('password hasher threads', () => {
   });
 });
 
+/** The CPUs each of this process's threads may run on, by thread id (Linux). */
+function threadCpus(): Map<string, number[]> {
+  return new Map(readdirSync('/proc/self/task').map((tid) => {
+    const status = readFileSync(`/proc/self/task/${tid}/status`, 'utf8');
+    return [tid, parseCpuList(/^Cpus_allowed_list:\s*(\S+)/m.exec(status)![1]!)];
+  }));
+}
+
+/** The threads a pool of `size` starts, and the CPUs each may run on once it has hashed. */
+async function startedThreads(pool: HasherPool, size: number): Promise<number[][]> {
+  const before = new Set(threadCpus().keys());
+  // Two jobs per thread: every thread starts, and each has answered (so it has pinned itself) before we look.
+  await Promise.all(Array.from({ length: size * 2 }, (_, i) => pool.run({ op: 'hash', password: `pinning ${i}`, options: ARGON2_PARAMS })));
+  return [...threadCpus()].filter(([tid]) => !before.has(tid)).map(([, cpus]) => cpus);
+}
+
+const cpus = process.platform === 'linux' ? allowedCpus() : [];
+
+describe.runIf(cpus.length > 1 && cpus.length <= 16)('hasher threads and CPUs (Linux)', () => {
+  it('one thread per allowed CPU: thread k is pinned to CPU k', async () => {
+    const pool = new HasherPool({ size: cpus.length });
+    try {
+      const started = await startedThreads(pool, cpus.length);
+      const pinned = started.filter((c) => c.length === 1).map((c) => c[0]!).sort((a, b) => a - b);
+      expect(pinned).toEqual(cpus);
+    } finally {
+      await pool.stop();
+    }
+  });
+
+  it('pinning off, or fewer threads than CPUs: the kernel places them on any allowed CPU', async () => {
+    for (const pool of [new HasherPool({ size: cpus.length, pin: false }), new HasherPool({ size: cpus.length - 1 })]) {
+      try {
+        const started = await startedThreads(pool, cpus.length);
+        expect(started.length).toBeGreaterThan(0);
+        for (const c of started) expect(c).toEqual(cpus);
+      } finally {
+        await pool.stop();
+      }
+    }
+  });
+});
+
 /** Stand-in workers that speak the pool's protocol, for the failure paths. */
 const fakeWorker = (body: string) => `
 const { parentPort } = require('node:worker_threads');
@@ -109,6 +153,19 @@ describe('hasher pool failure paths', () => {
       expect(await Promise.all(held)).toEqual([false, false, false, false]);
       expect(await pool.run({ op: 'verify', digest: 'x', password: 'right' })).toBe(true);
     } finally {
+      await pool.stop();
+    }
+  });
+
+  it('a notice every thread sends (it could not lower its priority, say) is warned once per process', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const pool = new HasherPool({ size: 2, source: fakeWorker("parentPort.postMessage({ notice: 'hashers test notice' });") });
+    try {
+      await Promise.all(['slow', 'slow', 'slow'].map((password) => pool.run({ op: 'verify', digest: 'x', password })));
+      expect(pool.threadCount).toBe(2);
+      expect(warn.mock.calls.filter(([m]) => m === 'hashers test notice')).toHaveLength(1);
+    } finally {
+      warn.mockRestore();
       await pool.stop();
     }
   });

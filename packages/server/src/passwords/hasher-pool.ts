@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { allowedCpus } from './cpus.js';
 
 /**
  * Password hashing on a few threads of its own, at the lowest CPU priority.
@@ -18,6 +19,13 @@ import { Worker } from 'node:worker_threads';
  * bound, and token p99 during a storm against idle.
  *
  * Only on Linux: elsewhere setpriority() would lower the whole process.
+ *
+ * When there is one hasher per CPU the process may use (the default), each is
+ * also pinned to its own CPU (`taskset`). Left free, the kernel keeps moving
+ * the hashers between CPUs as requests come and go, and during a storm the
+ * token endpoint's p99 was about a quarter higher (bench/README.md). The cost:
+ * a hasher whose CPU is busy with another program's work waits there instead
+ * of moving, so LATCHKEY_HASHER_PINNING=off leaves placement to the kernel.
  */
 export const HASHER_NICE = 19;
 
@@ -50,6 +58,15 @@ if (workerData.nice) {
   try { require('node:os').setPriority(0, workerData.nice); }
   catch (err) { parentPort.postMessage({ notice: 'Latchkey could not lower the password hashers\\' CPU priority (' + err.message + '); hashing competes with requests.' }); }
 }
+if (workerData.cpu !== null) {
+  try {
+    // Linux: /proc/thread-self names this thread's id, which taskset (util-linux) pins.
+    const tid = require('node:fs').readlinkSync('/proc/thread-self').split('/').pop();
+    require('node:child_process').execFileSync('taskset', ['-p', '-c', String(workerData.cpu), tid], { stdio: 'ignore', timeout: 10000 });
+  } catch (err) {
+    parentPort.postMessage({ notice: 'Latchkey could not pin the password hashers to CPUs (taskset: ' + (err.code || err.message) + '); the kernel places them, and hashing may delay requests more under load. LATCHKEY_HASHER_PINNING=off silences this.' });
+  }
+}
 const argon2 = require(workerData.argon2);
 // A digest argon2 cannot parse matches no password.
 const verify = (job) => { try { return argon2.verifySync(job.digest, job.password); } catch { return false; } };
@@ -65,6 +82,9 @@ parentPort.on('message', (job) => {
 
 const argon2Path = createRequire(import.meta.url).resolve('@node-rs/argon2');
 
+/** A notice (a thread could not lower its priority, say) is the same from every thread: said once per process. */
+const noticed = new Set<string>();
+
 class HasherThread {
   private readonly worker: Worker;
   private dead = false;
@@ -73,12 +93,15 @@ class HasherThread {
 
   constructor(
     source: string,
+    /** Which of the pool's threads this is (0, 1, …): a replacement takes the slot, and the CPU, of the thread it replaces. */
+    readonly slot: number,
+    cpu: number | null,
     private readonly onAnswer: (t: HasherThread) => void,
     private readonly onDeath: (t: HasherThread, unstarted: Pending[]) => void,
   ) {
     this.worker = new Worker(source, {
       eval: true,
-      workerData: { argon2: argon2Path, nice: process.platform === 'linux' ? HASHER_NICE : 0 },
+      workerData: { argon2: argon2Path, nice: process.platform === 'linux' ? HASHER_NICE : 0, cpu },
       // argon2 allocates its memory natively; the JS side of a hasher is tiny.
       resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 },
     });
@@ -100,7 +123,8 @@ class HasherThread {
 
   private receive(m: Message): void {
     if ('notice' in m) {
-      process.emitWarning(m.notice);
+      if (!noticed.has(m.notice)) process.emitWarning(m.notice);
+      noticed.add(m.notice);
       return;
     }
     const p = this.pending.shift();
@@ -133,6 +157,15 @@ export interface HasherPoolOptions {
   maxWaiting?: number;
   /** The worker's source (tests give one of their own). */
   source?: string;
+  /** Pin thread k to CPU k of the process's allowed CPUs when there is one thread per CPU (Linux; default true). */
+  pin?: boolean;
+}
+
+/** The CPU for each thread slot: the allowed CPUs when a pinned pool has exactly one thread per CPU, else none. */
+function pinningPlan(size: number, pin: boolean): number[] {
+  if (!pin || process.platform !== 'linux') return [];
+  const cpus = allowedCpus();
+  return cpus.length === size ? cpus : [];
 }
 
 /** Up to `size` hasher threads fed from one queue, started as work arrives. */
@@ -142,17 +175,33 @@ export class HasherPool {
   private size: number;
   private maxWaiting: number;
   private readonly source: string;
+  private pin: boolean;
+  /** The CPU of each slot (pinningPlan), worked out when the first thread starts. */
+  private cpus: number[] | undefined;
 
   constructor(opts: HasherPoolOptions = {}) {
     this.size = opts.size ?? DEFAULT_HASHER_THREADS;
     this.maxWaiting = opts.maxWaiting ?? this.size * 256;
     this.source = opts.source ?? WORKER_SOURCE;
+    this.pin = opts.pin ?? true;
   }
 
-  /** Sets the thread count (LATCHKEY_HASHER_THREADS) and the waiting bound that goes with it; threads already started stay. */
-  resize(size: number): void {
-    this.size = size;
-    this.maxWaiting = size * 256;
+  /**
+   * Sets the thread count (LATCHKEY_HASHER_THREADS), the waiting bound that goes
+   * with it, and pinning (LATCHKEY_HASHER_PINNING); threads already started stay as they are.
+   */
+  configure(opts: { size?: number | undefined; pin?: boolean | undefined }): void {
+    if (opts.size !== undefined) {
+      this.size = opts.size;
+      this.maxWaiting = opts.size * 256;
+    }
+    if (opts.pin !== undefined) this.pin = opts.pin;
+    this.cpus = undefined;
+  }
+
+  /** The CPUs the threads are pinned to, one per slot; [] when they are not pinned. */
+  get pinnedCpus(): number[] {
+    return (this.cpus ??= pinningPlan(this.size, this.pin));
   }
 
   run(job: HashJob): Promise<string | boolean> {
@@ -187,7 +236,11 @@ export class HasherPool {
   /** A new thread, or undefined (and `p` rejected) when none can be started. */
   private trySpawn(p: Pending): HasherThread | undefined {
     try {
-      const t: HasherThread = new HasherThread(this.source, (done) => this.refill(done), (dead, unstarted) => this.replace(dead, unstarted));
+      let slot = 0;
+      while (this.threads.some((t) => t.slot === slot)) slot++;
+      const cpus = this.pinnedCpus;
+      const t: HasherThread = new HasherThread(this.source, slot, cpus.length ? cpus[slot % cpus.length]! : null,
+        (done) => this.refill(done), (dead, unstarted) => this.replace(dead, unstarted));
       this.threads.push(t);
       return t;
     } catch (err) {
