@@ -275,10 +275,11 @@ function render() {
     o.push(`| token p99 while sign-ins hashed ÷ idle (${n} samples in ${hashed.length} rounds, indicative) | ${hs.map((h) => `${h.toFixed(2)}x`).join(' / ')} | ${median(hs).toFixed(2)}x | ≤ ${TARGETS.tokenStormOverIdle}x | ${verdict(median(hs), TARGETS.tokenStormOverIdle, false)} |`);
   }
   o.push('');
-  o.push('### 3b. Why it holds: the hashers run at the lowest CPU priority');
+  o.push('### 3b. Why it holds: the hashers run at the lowest CPU priority, one pinned to each CPU');
   o.push('');
   o.push('The server hashes passwords on threads of its own that lower their Linux nice value to 19 (`packages/server/src/passwords/hasher-pool.ts`),');
-  o.push('so the event loop and token signing preempt hashing whenever they have work. The server\'s threads during the last storm, from /proc:');
+  o.push('so the event loop and token signing preempt hashing whenever they have work; with one hasher per CPU, each is pinned to its own CPU,');
+  o.push('so the kernel does not move them about as requests wake up (bench/README.md). The server\'s threads during the last storm, from /proc:');
   o.push('');
   o.push('| threads | count | nice | cores used |');
   o.push('|---|---:|---:|---:|');

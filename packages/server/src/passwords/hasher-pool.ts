@@ -23,7 +23,7 @@ import { allowedCpus } from './cpus.js';
  * When there is one hasher per CPU the process may use (the default), each is
  * also pinned to its own CPU (`taskset`). Left free, the kernel keeps moving
  * the hashers between CPUs as requests come and go, and during a storm the
- * token endpoint's p99 was about a quarter higher (bench/README.md). The cost:
+ * token endpoint's p99 was about a fifth higher (bench/README.md). The cost:
  * a hasher whose CPU is busy with another program's work waits there instead
  * of moving, so LATCHKEY_HASHER_PINNING=off leaves placement to the kernel.
  */
