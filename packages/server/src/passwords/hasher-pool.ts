@@ -200,7 +200,7 @@ export class HasherPool {
   }
 
   /** The CPUs the threads are pinned to, one per slot; [] when they are not pinned. */
-  get pinnedCpus(): number[] {
+  private get pinnedCpus(): number[] {
     return (this.cpus ??= pinningPlan(this.size, this.pin));
   }
 
