@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { runPartB, startFloorMinter } from './lib/mint.mjs';
+import { median, runPartB, startFloorMinter } from './lib/mint.mjs';
 import { summariseProfile } from './lib/profile.mjs';
 import { ROOT, mintFixtures, startServer } from './lib/server.mjs';
 import { checkVerifiers, prepare, runPartA, verifiers } from './lib/verify.mjs';
@@ -26,7 +26,6 @@ const started = performance.now();
 const log = (s) => process.stdout.write(`${s}\n`);
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 const r2 = (n) => n.toFixed(2);
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const verdict = (value, target) => {
   const pass = value >= target;
   const marginal = Math.abs(value / target - 1) < NOISE;
@@ -181,7 +180,7 @@ function render({ partA, partB, profile, avgTokenBytes, tokenCount, sessions }) 
     out.push('this machine with the load generator on the same cores. Its runs are interleaved with Latchkey\'s, each with its own signing windows.');
   }
   const rounds = partB.runs.length / partB.byConnections.length / (partB.floor ? 2 : 1);
-  out.push(`Each run is compared with the mean of the two signing windows around it; the verdict takes the median of the ${rounds} round${rounds === 1 ? "" : "s"}.`);
+  out.push(`Each run is compared with the mean of the two signing windows around it; the verdict takes the median of the ${rounds} round${rounds === 1 ? '' : 's'}.`);
   out.push('');
   out.push('| round | server | connections | req/s (2xx) | p50 ms | p99 ms | non2xx | errors | timeouts | server cores: main thread / other threads | autocannon cores | raw sign/s × cores (around it) | ratio |');
   out.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|');
