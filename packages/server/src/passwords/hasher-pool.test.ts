@@ -6,7 +6,7 @@ import type { LatchkeyError } from '../errors/latchkey-error.js';
 import { renderError } from '../http/errors.js';
 import { HASHER_NICE, HasherBusyError, HasherPool, hasherPool } from './hasher-pool.js';
 import { ARGON2_PARAMS, hashPassword, hashersBusy, verifyPassword } from './passwords.js';
-import { allowedCpus, parseCpuList } from './cpus.js';
+import { allowedCpus } from './cpus.js';
 
 /** Nice values of this process's threads, from /proc (Linux). */
 function threadNices(): number[] {
@@ -66,10 +66,7 @@ describe('password hasher threads', () => {
 
 /** The CPUs each of this process's threads may run on, by thread id (Linux). */
 function threadCpus(): Map<string, number[]> {
-  return new Map(readdirSync('/proc/self/task').map((tid) => {
-    const status = readFileSync(`/proc/self/task/${tid}/status`, 'utf8');
-    return [tid, parseCpuList(/^Cpus_allowed_list:\s*(\S+)/m.exec(status)![1]!)];
-  }));
+  return new Map(readdirSync('/proc/self/task').map((tid) => [tid, allowedCpus(() => readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))]));
 }
 
 /** The threads a pool of `size` starts, and the CPUs each may run on once it has hashed. */
