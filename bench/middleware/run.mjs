@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { cannonRun } from '../signin/lib/cannon.mjs';
 import { summariseProfile } from '../tokens/lib/profile.mjs';
+import { median } from '../tokens/lib/median.mjs';
 import { ROOT, mintFixtures, startServer } from '../tokens/lib/server.mjs';
 import { startApp } from './lib/apps.mjs';
 
@@ -38,7 +39,6 @@ const VARIANTS = [
 const started = performance.now();
 const log = (s) => process.stdout.write(`${s}\n`);
 const fmt = (n, d = 0) => (n == null ? 'n/a' : Number(n).toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }));
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const verdict = (value, target) => `${value >= target ? 'PASS' : 'FAIL'}${Math.abs(value / target - 1) < NOISE ? ' (within noise)' : ''}`;
 // Machine-wide busy CPU seconds (all processes), from /proc/stat (Linux; null elsewhere): what is not the app's or
 // autocannon's is other load on the machine during a window, which would depress that window.

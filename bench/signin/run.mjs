@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { median } from '../tokens/lib/median.mjs';
 import { ROOT, api, startServer, threadCpu } from '../tokens/lib/server.mjs';
 import { argon2Fixture, argon2Window } from './lib/argon2.mjs';
 import { cannonRun, pct } from './lib/cannon.mjs';
@@ -32,7 +33,6 @@ const { ARGON2_PARAMS } = await import(join(ROOT, 'packages/server/dist/password
 const started = performance.now();
 const log = (s) => process.stdout.write(`${s}\n`);
 const fmt = (n, d = 0) => (n == null ? 'n/a' : Number(n).toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }));
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const verdict = (value, target, higherIsBetter = true) => {
   const pass = higherIsBetter ? value >= target : value <= target;
   return `${pass ? 'PASS' : 'FAIL'}${Math.abs(value / target - 1) < NOISE ? ' (within noise)' : ''}`;

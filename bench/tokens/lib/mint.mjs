@@ -5,9 +5,9 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { median } from './median.mjs';
 import { cpuDelta, freePort, threadCpu } from './server.mjs';
 
-export const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 
 /** Synchronous RS256 signing, one thread, cached private KeyObject, for `ms`. */
 export function signWindow(privateKey, inputs, ms) {

@@ -2,11 +2,11 @@
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { verifyToken as clerkVerify } from '@clerk/backend';
+import { median } from './median.mjs';
 import { ROOT } from './server.mjs';
 
 const { verifyToken: lkVerify } = await import(`${ROOT}packages/backend/dist/index.js`);
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 
 /** The verifiers: each takes a prepared token and resolves truthy when it is valid. */
 export function verifiers({ pem, jwks }) {
