@@ -11,7 +11,8 @@ import { recordAudit } from '../audit/audit-log.js';
 import { findLiveUser, loadUserRecords } from '../users/store.js';
 import type { ClientRef } from '../frontend/clients.js';
 import { userJson } from '../users/serialize.js';
-import { suspensionRefusal, type UserRecord } from '../users/user-record.js';
+import { lockedError, suspensionRefusal, type UserRecord } from '../users/user-record.js';
+import { isLocked, lockoutExpiresInSeconds } from '../abuse/lockout.js';
 import { sessionJson } from './serialize.js';
 import { withEffectiveStatus } from './lifecycle.js';
 
@@ -71,7 +72,9 @@ export async function openSession(
   // A refusal throws, and the caller's transaction undoes the update.
   const row = (await trx.executeQuery<UserTable>(touchLiveUser(trx, userId, now))).rows[0];
   if (!row) throw notFound('User');
-  const refused = suspensionRefusal(row, now);
+  // A lockout from wrong passwords refuses every new session, the Backend API's too; a password
+  // sign-in and a reset clear it before they get here. Sessions already open keep their tokens.
+  const refused = suspensionRefusal(row, now) ?? (isLocked(row, now) ? lockedError(lockoutExpiresInSeconds(row, now)) : null);
   if (refused) throw refused;
   const stored = client && 'create' in client ? client.create : undefined;
   let clientId = client && 'existing' in client ? client.existing : stored?.id ?? newId('client', now);

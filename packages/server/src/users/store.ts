@@ -119,6 +119,7 @@ function filterConditions(eb: Eb, f: UserFilter): Expression<SqlBool>[] {
   return c;
 }
 
+/** What a list is sorted by; undefined for a field no user has (then only the id orders it). */
 function orderExpression(field: UserOrderField) {
   switch (field) {
     case 'email_address':
@@ -126,7 +127,8 @@ function orderExpression(field: UserOrderField) {
     case 'phone_number':
       return sql`(select p.phone_number from phone_numbers p where p.id = users.primary_phone_number_id)`;
     case 'web3wallet':
-      return sql`null`;
+      // Not `null`: PostgreSQL refuses a constant in ORDER BY.
+      return undefined;
     default:
       return sql.ref(`users.${field}`);
   }
@@ -142,12 +144,9 @@ export async function listUsers(
   const expr = orderExpression(field);
   const dir = desc ? sql`desc` : sql`asc`;
   // Nulls last in both directions and both dialects; id breaks ties so pages are stable.
-  const rows = await db
-    .selectFrom('users')
-    .selectAll()
-    .where((eb) => eb.and(filterConditions(eb, f)))
-    .orderBy(sql`(${expr}) is null`)
-    .orderBy(sql`${expr} ${dir}`)
+  let query = db.selectFrom('users').selectAll().where((eb) => eb.and(filterConditions(eb, f)));
+  if (expr) query = query.orderBy(sql`(${expr}) is null`).orderBy(sql`${expr} ${dir}`);
+  const rows = await query
     .orderBy(sql`users.id ${dir}`)
     .limit(page.limit)
     .offset(page.offset)

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { codeFor } from '../support/dev-outbox.js';
 import { nativeCall } from '../support/native-client.js';
-import { dialects, startServer, type DialectName, type TestServer } from '../support/server.js';
+import { dialects, snapshot, startServer, type DialectName, type TestServer } from '../support/server.js';
 
 /** A server on a manual clock that locks an account out after 3 wrong passwords for 15 minutes, and a native password sign-in on it. */
 function lockoutServer(dialect: DialectName) {
@@ -46,6 +46,21 @@ describe.each(dialects())('Frontend API abuse protection (%s)', (dialect) => {
     expect(ok.status).toBe(200);
     const row = await server.db.selectFrom('users').select(['failed_attempts', 'locked_until']).where('id', '=', user.id).executeTakeFirstOrThrow();
     expect(row).toEqual({ failed_attempts: 0, locked_until: null });
+  });
+
+  it('a lockout refuses a new session through the Backend API too, changing nothing; sessions already open keep getting tokens', async () => {
+    const user = await (await server.api('/v1/users', { method: 'POST', json: { email_address: ['lockapi@example.com'], password: 'the right password!' } })).json();
+    const open = await (await server.api('/v1/sessions', { method: 'POST', json: { user_id: user.id } })).json();
+    for (let i = 0; i < 3; i++) await signIn('lockapi@example.com', 'nope');
+    const before = await snapshot(server.db);
+    const refused = await server.api('/v1/sessions', { method: 'POST', json: { user_id: user.id } });
+    expect(refused.status).toBe(403);
+    expect((await refused.json()).errors[0]).toMatchObject({ code: 'user_locked', meta: { lockout_expires_in_seconds: 900 } });
+    expect(await snapshot(server.db)).toBe(before);
+    // Ten wrong guesses must not sign the owner out everywhere: the lockout guards the ways in only.
+    expect((await server.api(`/v1/sessions/${open.id}/tokens`, { method: 'POST', json: {} })).status).toBe(200);
+    clock.advance(15 * 60_000);
+    expect((await server.api('/v1/sessions', { method: 'POST', json: { user_id: user.id } })).status).toBe(200);
   });
 
   it('the Backend API unlock lifts a lockout', async () => {
