@@ -74,7 +74,7 @@ export const updateUserSchema = z.strictObject({
   timezone: z.string().max(64).nullish(),
   delete_self_enabled: z.boolean().optional(),
   create_organization_enabled: z.boolean().optional(),
-  create_organizations_limit: z.number().int().nullish(),
+  create_organizations_limit: z.never({ message: 'organizations are not supported' }).optional(),
   public_metadata: metadata.optional(),
   private_metadata: metadata.optional(),
   unsafe_metadata: metadata.optional(),
@@ -85,6 +85,14 @@ export const metadataSchema = z.strictObject({
   public_metadata: metadata.optional(),
   private_metadata: metadata.optional(),
   unsafe_metadata: metadata.optional(),
+});
+// replaceUserMetadata documents null for a whole document (Clerk then stores a JSON null):
+// here the document is emptied instead, so metadata stays an object for every reader.
+const replacing = metadata.nullable().transform((v) => v ?? {}).optional();
+export const replaceMetadataSchema = z.strictObject({
+  public_metadata: replacing,
+  private_metadata: replacing,
+  unsafe_metadata: replacing,
 });
 export type MetadataInput = z.infer<typeof metadataSchema>;
 

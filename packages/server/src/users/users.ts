@@ -214,6 +214,16 @@ export interface UpdateOptions {
 }
 
 /** Flags that steer an update rather than change a field: not listed in its audit entry. */
+/** The user's own identifier `id`, which must be verified to become primary (as Clerk requires); else 422 naming `param`. */
+function verifiedIdentifier<T extends { id: string; verification_status: string }>(own: T[], id: string, param: string, what: string): T {
+  const found = own.find((x) => x.id === id);
+  if (!found) throw invalidParam(param, `${param} must be one of the user's ${what}s.`, 'form_param_value_invalid');
+  if (found.verification_status !== 'verified') {
+    throw invalidParam(param, `Only a verified ${what} can become primary.`, `${what.replace(' ', '_')}_not_verified`);
+  }
+  return found;
+}
+
 const STEERING = new Set(['skip_password_checks', 'skip_password_requirement', 'sign_out_of_other_sessions']);
 
 export async function updateUser(db: Db, clock: Clock, id: string, input: UpdateUserInput, options: UpdateOptions = {}): Promise<UserRecord> {
@@ -237,16 +247,10 @@ export async function updateUser(db: Db, clock: Clock, id: string, input: Update
       set('legal_accepted_at', toMs(input.legal_accepted_at));
       if (password) Object.assign(patch, { password_digest: password.digest, password_hasher: password.hasher });
       if (input.primary_email_address_id !== undefined) {
-        if (!rec.emails.some((e) => e.id === input.primary_email_address_id)) {
-          throw invalidParam('primary_email_address_id', 'primary_email_address_id must be one of the user\'s email addresses.', 'form_param_value_invalid');
-        }
-        patch.primary_email_address_id = input.primary_email_address_id;
+        patch.primary_email_address_id = verifiedIdentifier(rec.emails, input.primary_email_address_id, 'primary_email_address_id', 'email address').id;
       }
       if (input.primary_phone_number_id !== undefined) {
-        if (!rec.phones.some((p) => p.id === input.primary_phone_number_id)) {
-          throw invalidParam('primary_phone_number_id', 'primary_phone_number_id must be one of the user\'s phone numbers.', 'form_param_value_invalid');
-        }
-        patch.primary_phone_number_id = input.primary_phone_number_id;
+        patch.primary_phone_number_id = verifiedIdentifier(rec.phones, input.primary_phone_number_id, 'primary_phone_number_id', 'phone number').id;
       }
       // PATCH /v1/users/{id} replaces whole metadata documents, as Clerk's does.
       if (input.public_metadata) {

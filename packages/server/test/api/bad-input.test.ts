@@ -160,6 +160,8 @@ describe.each(dialects())('Backend API refuses bad input (%s)', (dialect) => {
       ['PATCH', () => `/v1/users/${userId}`, { username: 12345 }, 'username'],
       ['PATCH', () => `/v1/users/${userId}`, { first_name: { a: 1 } }, 'first_name'],
       ['PATCH', () => `/v1/users/${userId}`, { create_organizations_limit: 'ten' }, 'create_organizations_limit'],
+      // Organizations are not supported: a limit would be stored nowhere, so it is refused rather than dropped.
+      ['PATCH', () => `/v1/users/${userId}`, { create_organizations_limit: 5 }, 'create_organizations_limit'],
       ['PATCH', () => `/v1/users/${userId}/metadata`, { public_metadata: 'x' }, 'public_metadata'],
       ['PATCH', () => `/v1/users/${userId}/metadata`, { private_metadata: [1, 2] }, 'private_metadata'],
       ['PUT', () => `/v1/users/${userId}/metadata`, { unsafe_metadata: 5 }, 'unsafe_metadata'],

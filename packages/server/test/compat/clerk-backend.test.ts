@@ -1,6 +1,6 @@
 import { createClerkClient } from '@clerk/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects, startServer, type TestServer } from '../support/server.js';
+import { dialects, snapshot, startServer, type TestServer } from '../support/server.js';
 
 /**
  * @clerk/backend does not export its resource classes, so "it deserialised into
@@ -85,6 +85,32 @@ describe.each(dialects())('@clerk/backend client against Latchkey (%s)', (dialec
     expect(replaced.publicMetadata).toEqual({ only: true });
     expect(replaced.privateMetadata).toEqual({ stripe: 'cus_1' });
     expect(replaced.updatedAt).toBeGreaterThan(u.updatedAt);
+    // replaceUserMetadata documents null for a whole document; it is emptied, and stays an object.
+    const cleared = await clerk.users.replaceUserMetadata(u.id, { privateMetadata: null as never });
+    expect(cleared.privateMetadata).toEqual({});
+    expect(cleared.publicMetadata).toEqual({ only: true });
+  });
+
+  it('makes only a verified email address or phone number primary', async () => {
+    const u = await clerk.users.createUser({
+      emailAddress: ['prim-v@example.com', 'prim-r@example.com'], emailAddressIdentificationStatus: ['verified', 'reserved'],
+      phoneNumber: ['+15555550401', '+15555550402'], phoneNumberIdentificationStatus: ['verified', 'reserved'],
+    } as never);
+    const reservedEmail = u.emailAddresses.find((e) => e.emailAddress === 'prim-r@example.com')!;
+    const reservedPhone = u.phoneNumbers.find((p) => p.phoneNumber === '+15555550402')!;
+    const before = await snapshot(server.db);
+    for (const [params, param] of [
+      [{ primaryEmailAddressID: reservedEmail.id }, 'primary_email_address_id'],
+      [{ primaryPhoneNumberID: reservedPhone.id }, 'primary_phone_number_id'],
+    ] as const) {
+      const err = await clerk.users.updateUser(u.id, params).then(() => undefined, (e: unknown) => e as { status: number; errors: { meta?: { paramName?: string }; code: string }[] });
+      expect(err?.status).toBe(422);
+      expect(err?.errors[0]).toMatchObject({ meta: { paramName: param } });
+      expect(err?.errors[0]?.code).toMatch(/_not_verified$/);
+    }
+    expect(await snapshot(server.db)).toBe(before);
+    const other = u.emailAddresses.find((e) => e.emailAddress === 'prim-v@example.com')!;
+    expect((await clerk.users.updateUser(u.id, { primaryEmailAddressID: other.id })).primaryEmailAddressId).toBe(other.id);
   });
 
   it('creates sessions, mints tokens, lists and revokes sessions; ban revokes all', async () => {

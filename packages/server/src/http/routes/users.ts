@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Services } from '../../services.js';
-import { createUserSchema, metadataSchema, updateUserSchema, userFilterSchema, userListSchema } from '../../users/schemas.js';
+import { createUserSchema, metadataSchema, replaceMetadataSchema, updateUserSchema, userFilterSchema, userListSchema } from '../../users/schemas.js';
 import { deletedUserJson, userJson as toJson } from '../../users/serialize.js';
 import type { UserRecord } from '../../users/user-record.js';
 import { countUsers, listUsers } from '../../users/store.js';
@@ -39,7 +39,7 @@ export function userRoutes(s: Services) {
   app.patch('/:id/metadata', async (c) =>
     c.json(userJson(await writeMetadata(c.var.db, clock, c.req.param('id'), await jsonBody(c, metadataSchema), 'merge'))));
   app.put('/:id/metadata', async (c) =>
-    c.json(userJson(await writeMetadata(c.var.db, clock, c.req.param('id'), await jsonBody(c, metadataSchema), 'replace'))));
+    c.json(userJson(await writeMetadata(c.var.db, clock, c.req.param('id'), await jsonBody(c, replaceMetadataSchema), 'replace'))));
 
   // Clerk's SDK bans with no body; Latchkey also takes { reason, until }.
   app.post('/:id/ban', async (c) => c.json(userJson(await banUser(c.var.db, clock, c.req.param('id'), await jsonBody(c, banSchema)))));
