@@ -20,6 +20,8 @@ describe('tokenFrom', () => {
     expect(tokenFrom({ headers: { authorization: 'Basic dXNlcjpwYXNz', cookie: 'a=1; __session=tok%2E1' } })).toBe('tok.1');
     expect(tokenFrom(new Request('http://x/', { headers: { cookie: '__session=from-fetch' } }))).toBe('from-fetch');
     expect(tokenFrom({ headers: { cookie: 'x__session=no; session=no' } })).toBeUndefined();
+    // Not percent-encoding: returned as it came, so it fails verification instead of throwing here.
+    expect(tokenFrom({ headers: { cookie: 'theme=dark; __session=%zz' } })).toBe('%zz');
     expect(tokenFrom({ headers: {} })).toBeUndefined();
   });
 });

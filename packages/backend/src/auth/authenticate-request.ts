@@ -29,9 +29,22 @@ export function tokenFrom(req: RequestLike): string | undefined {
   if (!cookie) return undefined;
   for (const part of cookie.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === '__session') return decodeURIComponent(part.slice(eq + 1).trim()) || undefined;
+    if (eq > 0 && part.slice(0, eq).trim() === '__session') return percentDecoded(part.slice(eq + 1).trim()) || undefined;
   }
   return undefined;
+}
+
+/**
+ * A cookie value as its setter meant it. A value that is not valid percent-encoding
+ * (a stray cookie of that name from another app) is returned as it came: it then
+ * fails verification like any other bad token, instead of throwing from here.
+ */
+function percentDecoded(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
 }
 
 /**
