@@ -1,4 +1,6 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { TokenVerificationError } from './errors.js';
 import type { Jwk } from './key-sources.js';
@@ -313,6 +315,24 @@ describe('RemoteJwks', () => {
     await flush();
     badJson.hung[0]!.resolve(new Response('<html>', { status: 200 }));
     expect(await reasonOf(p)).toBe('jwk-failed-to-load');
+  });
+
+  it('an endpoint that accepts the connection and never answers fails the fetch after timeoutMs', async () => {
+    // A real server on loopback that holds every request open: fetch's own limit would be minutes.
+    const held: ServerResponse[] = [];
+    const server = createServer((_req, res) => void held.push(res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const jwks = new RemoteJwks({ url: `http://127.0.0.1:${port}/jwks`, timeoutMs: 200 });
+      const err = await Promise.resolve(jwks.keyFor('k1')).then(() => undefined, (e: unknown) => e as TokenVerificationError);
+      expect(err?.reason).toBe('jwk-failed-to-load');
+      expect(err?.message).toContain('no answer within 200 ms');
+      expect(held).toHaveLength(1);
+    } finally {
+      for (const res of held) res.destroy();
+      server.close();
+    }
   });
 
   it('every lookup that waited on a failing fetch hears the same reason', async () => {

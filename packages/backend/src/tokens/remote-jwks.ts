@@ -9,9 +9,18 @@ export interface RemoteJwksOptions {
   ttlMs?: number;
   /** An unknown kid triggers at most one fetch per this interval (default 1 s). */
   minRefetchIntervalMs?: number;
+  /** A fetch that has not finished (headers and body) by then fails (default 5 s, as jose's). */
+  timeoutMs?: number;
   fetch?: typeof fetch;
   now?: () => number;
 }
+
+/**
+ * Every request with an unknown kid waits on the one fetch in flight, so a JWKS
+ * endpoint that accepts the connection and never answers must not hold them for
+ * fetch's own limit (minutes).
+ */
+const DEFAULT_TIMEOUT_MS = 5_000;
 
 /**
  * How long stale keys wait between background refresh attempts (as jose's
@@ -90,11 +99,14 @@ export class RemoteJwks implements KeySource {
     this.attemptedAt = this.now();
     let next: Map<string, KeyObject>;
     try {
-      const res = await (this.opts.fetch ?? fetch)(this.opts.url, { headers: this.opts.headers, redirect: 'error' });
+      const timeoutMs = this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+      const signal = AbortSignal.timeout(timeoutMs);
+      const res = await (this.opts.fetch ?? fetch)(this.opts.url, { headers: this.opts.headers, redirect: 'error', signal });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       next = parseJwks(await res.json());
     } catch (err) {
-      this.lastError = new TokenVerificationError('jwk-failed-to-load', `Could not load the JWKS from ${this.opts.url}: ${(err as Error).message}`);
+      const why = (err as Error).name === 'TimeoutError' ? `no answer within ${this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms` : (err as Error).message;
+      this.lastError = new TokenVerificationError('jwk-failed-to-load', `Could not load the JWKS from ${this.opts.url}: ${why}`);
       throw this.lastError;
     }
     this.lastError = undefined;
