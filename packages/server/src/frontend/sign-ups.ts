@@ -13,12 +13,13 @@ import { buildUser, identifierExists, insertUser } from '../users/users.js';
 import { emailAddressHeld } from '../users/email-addresses.js';
 import { consumeCode, issueCode, type IssueOptions } from './email-codes.js';
 import { serializeMetadata } from '../users/metadata.js';
+import { emailAddress } from '../users/schemas.js';
 
 /** A sign-up waits this long for its email code before it is abandoned. */
 const SIGN_UP_TTL_MS = 24 * 3600_000;
 
 export const signUpSchema = z.strictObject({
-  email_address: z.string().max(320).regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be a valid email address'),
+  email_address: emailAddress,
   password: z.string(),
   first_name: z.string().max(256).optional(),
   last_name: z.string().max(256).optional(),

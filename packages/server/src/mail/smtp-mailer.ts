@@ -59,7 +59,8 @@ export class SmtpMailer implements Mailer {
     let messageId: string | undefined;
     try {
       const info = await this.transport.sendMail({
-        to: message.to,
+        // As an address, never parsed as an address list: the string is the one mailbox it names.
+        to: { name: '', address: message.to },
         subject: message.subject,
         text: message.text,
         ...(message.html !== undefined ? { html: message.html } : {}),

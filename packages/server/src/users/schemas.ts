@@ -14,7 +14,18 @@ const name = z.string().max(256);
 const username = z.string().min(4, 'must be at least 4 characters').max(64, 'must be at most 64 characters')
   .regex(/^[A-Za-z0-9_.-]+$/, 'may contain only letters, digits, "_", "-" and "."')
   .transform((u) => u.toLowerCase());
-const email = z.string().max(320).regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be a valid email address');
+/**
+ * A bare address (`local@domain.tld`), nothing else. Mail software reads
+ * `Name <a@b>`, `a(comment)@b`, `a@b,c` and `x:a@b;` as other addresses than the
+ * string shows: such a string would send its codes to someone else, and get
+ * round the per-address email limits with endless spellings of one mailbox.
+ * Non-ASCII letters are allowed (internationalized addresses); the characters
+ * with a meaning in address lists are not, nor empty or dotted-at-the-edge parts.
+ */
+export const emailAddress = z.string().max(320)
+  .regex(/^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\u0080-\uFFFF-]+@(?:[A-Za-z0-9\u0080-\uFFFF](?:[A-Za-z0-9\u0080-\uFFFF-]*[A-Za-z0-9\u0080-\uFFFF])?\.)+[A-Za-z\u0080-\uFFFF][A-Za-z0-9\u0080-\uFFFF-]*$/, 'must be a valid email address')
+  .refine((v) => !/^\.|\.\.|\.@/.test(v), 'must be a valid email address');
+const email = emailAddress;
 const phone = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be in E.164 format, e.g. +15555550100');
 const identificationStatus = z.enum(['verified', 'reserved']);
 

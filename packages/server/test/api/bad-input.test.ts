@@ -187,6 +187,11 @@ describe.each(dialects())('Backend API refuses bad input (%s)', (dialect) => {
       const bad = await refused('POST', '/v1/users', { json: { email_address: ['not-an-email'] } }, { status: 422, code: 'form_param_format_invalid' });
       expect(String(bad.errors[0]!.meta.param_name)).toMatch(/^email_address/);
       await refused('POST', '/v1/users', { json: { email_address: ['ok@example.com'], username: 'a b' } }, { status: 422, code: 'form_param_format_invalid', param: 'username' });
+      // Address-list forms: mail software would send to another mailbox than the string shows.
+      for (const address of ['Name <ok@example.com>', 'ok@example.com, other@example.com', 'x:ok@example.com;', 'a(b)@example.com', 'ok@example..com']) {
+        const list = await refused('POST', '/v1/users', { json: { email_address: [address] } }, { status: 422, code: 'form_param_format_invalid' });
+        expect(String(list.errors[0]!.meta.param_name), address).toMatch(/^email_address/);
+      }
       await refused('POST', '/v1/users', { json: { phone_number: ['555-1234'] } }, { status: 422, code: 'form_param_format_invalid' });
     });
 

@@ -9,6 +9,7 @@ import { sessionJson } from '../../sessions/serialize.js';
 import { getSession, listSessions, revokeSession } from '../../sessions/sessions.js';
 import type { SessionTable } from '../../storage/schema.js';
 import { addEmailAddress, makePrimaryEmail, markEmailVerified, removeEmailAddress } from '../../users/email-addresses.js';
+import { emailAddress } from '../../users/schemas.js';
 import { ownUserJson } from '../../users/serialize.js';
 import { findLiveUser } from '../../users/store.js';
 import { primaryEmail, suspensionRefusal, type UserRecord } from '../../users/user-record.js';
@@ -29,7 +30,7 @@ const passwordSchema = z.strictObject({
   new_password: z.string(),
   sign_out_of_other_sessions: z.boolean().optional(),
 });
-const emailSchema = z.strictObject({ email_address: z.string().max(320).regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be a valid email address') });
+const emailSchema = z.strictObject({ email_address: emailAddress });
 
 type Env = { Variables: { me: { session: SessionTable; rec: UserRecord } } };
 
