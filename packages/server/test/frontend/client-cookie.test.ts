@@ -54,11 +54,32 @@ describe.each(dialects())('the client cookie (%s)', (dialect) => {
     expect((await get(cookie)).status).toBe(200);
   });
 
-  it('only unknown cookies: no client (401 client_missing), and the cookie is cleared', async () => {
+  it('only unknown cookies: no client (401 client_missing), and no cookie is set or cleared', async () => {
     const res = await get('__client=unknown-one; __client=unknown-two');
     expect(res.status).toBe(401);
     expect((await res.json()).errors[0].code).toBe('client_missing');
-    expect(cleared(res)).toEqual([expect.stringMatching(/^__client=; Max-Age=0; Path=\/; HttpOnly; SameSite=Lax$/)]);
+    expect(res.headers.getSetCookie()).toEqual([]);
+  });
+
+  it('a request with the token a sign-in just replaced does not clear the new cookie (a double click, a refresh sent beside it)', async () => {
+    await server.api('/v1/users', { method: 'POST', json: { email_address: ['twice@example.com'], password: PASSWORD } });
+    const signIn = (cookie?: string) => fetch(`${server.url}/v1/client/sign_ins`, {
+      method: 'POST', headers: { origin: server.url, 'content-type': 'application/json', ...(cookie ? { cookie } : {}) },
+      body: JSON.stringify({ identifier: 'twice@example.com', password: PASSWORD }),
+    });
+    const first = await signIn();
+    const t0 = first.headers.getSetCookie()[0]!.split(';')[0]!;
+    const second = await signIn(t0);
+    expect(second.status).toBe(200);
+    const t1 = second.headers.getSetCookie()[0]!.split(';')[0]!;
+    expect(t1).not.toBe(t0);
+    // What a browser does with the late answers: apply each Set-Cookie in order. The new token must survive them.
+    for (const late of [await get(t0), await fetch(`${server.url}/v1/client/sessions/${(await second.json()).response.created_session_id}/tokens`, {
+      method: 'POST', headers: { origin: server.url, cookie: t0, 'content-type': 'application/json' }, body: '{}' })]) {
+      expect(late.status).toBe(401);
+      expect(late.headers.getSetCookie()).toEqual([]);
+    }
+    expect((await get(t1)).status).toBe(200);
   });
 
   it('a sign-in on a client that came in a cookie hands its new token back in the cookie, latchkey-native or not', async () => {
@@ -133,6 +154,6 @@ describe.each(dialects())('the client cookie under an https public URL (%s)', (d
 
     const unknown = await fetch(`${server.url}/v1/client`, { headers: { cookie: '__Host-client=unknown' } });
     expect(unknown.status).toBe(401);
-    expect(unknown.headers.getSetCookie()).toEqual([expect.stringMatching(/^__Host-client=; Max-Age=0; Path=\/; HttpOnly; Secure; SameSite=Lax$/)]);
+    expect(unknown.headers.getSetCookie()).toEqual([]);
   });
 });

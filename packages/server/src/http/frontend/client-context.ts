@@ -44,14 +44,15 @@ async function findClient(c: Context, s: Services): Promise<Found | undefined> {
     return { client, via: 'bearer' };
   }
   // A browser sends every cookie of that name whose Domain and Path fit, longest
-  // Path first: a stray or planted one must neither hide the real one nor get it
-  // cleared. (Only `__Host-` keeps other hosts from planting one at all.)
-  const { values, more } = cookieValues(c.req.header('cookie'), clientCookieName(s));
+  // Path first: a stray or planted one must not hide the real one. (Only `__Host-`
+  // keeps other hosts from planting one at all.)
+  const { values } = cookieValues(c.req.header('cookie'), clientCookieName(s));
   const client = values.length === 1 ? await findClientByToken(s.db, values[0]!) : await firstKnownClient(s.db, values);
-  if (client) return { client, via: 'cookie' };
-  // More cookies than are looked up: the real one may be among the rest, so none is cleared.
-  if (values.length && !more) clearClientCookie(c, s);
-  return undefined;
+  // A cookie that names no client is left alone, never cleared: it may be the token a
+  // sign-in replaced a moment ago, on a request sent beside that sign-in (a double
+  // click, a token refresh), and clearing it would delete the new cookie too, since
+  // the browser applies Set-Cookie in the order the answers arrive.
+  return client ? { client, via: 'cookie' } : undefined;
 }
 
 /** At most this many same-named cookies are looked up (in one query): a browser holds a few at most. */
@@ -156,8 +157,6 @@ function issueClientToken(c: Context, s: Services, token: string, via?: Found['v
   setCookie(c, clientCookieName(s), token, cookieOptions(s, 365 * 24 * 3600));
   return 'cookie';
 }
-
-const clearClientCookie = (c: Context, s: Services) => setCookie(c, clientCookieName(s), '', cookieOptions(s, 0));
 
 const cookieOptions = (s: Services, maxAge: number): CookieOptions =>
   ({ httpOnly: true, sameSite: 'Lax', path: '/', secure: secureCookies(s), maxAge });
