@@ -4,7 +4,8 @@ import type { Services } from '../services.js';
 import { ping } from '../storage/database.js';
 import { limitBodySize } from './body-limit.js';
 import { recordOrigin, trustedProxies } from './request-origin.js';
-import { errorResponse, renderError, ValidationErrors } from './errors.js';
+import { errorResponse, renderError, routeNotFound, ValidationErrors } from './errors.js';
+import { frontendCors } from './frontend/client-context.js';
 import { meRoutes } from './frontend/me.js';
 import { frontendRoutes } from './frontend/routes.js';
 import { devOutboxRoutes } from './routes/dev-outbox.js';
@@ -26,6 +27,10 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export function createHttpApp(s: Services): Hono {
   const app = new Hono();
 
+  // The Frontend API's CORS first: browser apps must be able to read every answer there, the refusals just below included.
+  const cors = frontendCors(s);
+  app.use('/v1/client/*', cors);
+  app.use('/v1/me/*', cors);
   app.use(limitBodySize(MAX_BODY_BYTES));
   // A NUL in a path or query can match nothing and PostgreSQL cannot even compare it.
   app.use(async (c, next) => {
@@ -67,9 +72,7 @@ export function createHttpApp(s: Services): Hono {
   backend.route('/audit_logs', auditLogRoutes(s));
   app.route('/v1', backend);
 
-  app.notFound((c) => errorResponse(c, 404, [{
-    code: 'resource_not_found', message: 'not found', long_message: `No route for ${c.req.method} ${c.req.path}.`, meta: {},
-  }]));
+  app.notFound(routeNotFound);
 
   app.onError((err, c) => {
     if (err instanceof LatchkeyError) return renderError(c, err);

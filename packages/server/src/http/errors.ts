@@ -48,3 +48,8 @@ export class ValidationErrors extends Error {
     return errorResponse(c, 422, this.errors.map(entryOf));
   }
 }
+
+/** 404 for a path and method no route answers. */
+export const routeNotFound = (c: Context) => errorResponse(c, 404, [{
+  code: 'resource_not_found', message: 'not found', long_message: `No route for ${c.req.method} ${c.req.path}.`, meta: {},
+}]);

@@ -69,6 +69,36 @@ describe.each(dialects())('Frontend API CORS (%s)', (dialect) => {
     expect(res.headers.get('content-type')).toBe('application/json');
   });
 
+  it('refusals made before the Frontend API\'s own routes (413, a NUL in the URL) and its 404s carry them as well, once', async () => {
+    const answers = [
+      await fetch(`${server.url}/v1/client/sign_ins`, { method: 'POST', headers: { origin: APP, 'content-type': 'application/json' }, body: 'x'.repeat(1024 * 1024 + 1) }),
+      await fetch(`${server.url}/v1/client/sessions/a%00b/tokens`, { method: 'POST', headers: { origin: APP } }),
+      await fetch(`${server.url}/v1/client/nothing`, { headers: { origin: APP } }),
+    ];
+    expect(answers.map((r) => r.status)).toEqual([413, 400, 404]);
+    for (const res of answers) {
+      expect(res.headers.get('access-control-allow-origin')).toBe(APP);
+      expect(res.headers.get('vary')).toBe('Origin');
+      expect(res.headers.get('content-type')).toBe('application/json');
+    }
+  });
+
+  it('a path or method the Frontend API does not have is 404, never the Backend API\'s call for a secret key', async () => {
+    for (const [method, path] of [['GET', '/v1/client/sign_ins'], ['PATCH', '/v1/client/sessions'], ['GET', '/v1/client/nope/deeper']]) {
+      for (const headers of [{ origin: APP }, { origin: APP, authorization: 'Bearer some-client-token' }]) {
+        const res = await fetch(`${server.url}${path}`, { method, headers });
+        expect(res.status, `${method} ${path}`).toBe(404);
+        const body = await res.json();
+        expect(body.errors[0].code).toBe('resource_not_found');
+        expect(JSON.stringify(body)).not.toMatch(/secret key/i);
+      }
+    }
+    // /v1/me authenticates its client before anything else: without one, that is what it says.
+    const me = await fetch(`${server.url}/v1/me/nothing`, { headers: { origin: APP, authorization: 'Bearer some-client-token' } });
+    expect(me.status).toBe(401);
+    expect((await me.json()).errors[0].code).toBe('client_invalid');
+  });
+
   it('another origin\'s request is refused (CSRF) and its answer is not readable cross-origin', async () => {
     const res = await signIn(OTHER, 'a cors test password!');
     expect(res.status).toBe(403);

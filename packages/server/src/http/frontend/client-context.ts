@@ -162,21 +162,22 @@ const cookieOptions = (s: Services, maxAge: number): CookieOptions =>
   ({ httpOnly: true, sameSite: 'Lax', path: '/', secure: secureCookies(s), maxAge });
 
 /**
- * What every Frontend API route runs first: CORS for the allowed origins (so
- * browser apps there may send the cookie), then the CSRF origin check.
+ * CORS for the allowed origins, so browser apps there may send the cookie. The
+ * HTTP app runs it ahead of everything else on the Frontend API's paths, so that
+ * every answer there, a 413 for a body too large included, reaches the app's scripts.
  */
-export function browserGuards(s: Services): MiddlewareHandler[] {
-  return [
-    cors({
-      allowedOrigins: () => allowedOrigins(s),
-      allowHeaders: ['content-type', 'authorization', NATIVE_HEADER],
-      exposeHeaders: [CLIENT_TOKEN_HEADER, 'retry-after'],
-      allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
-      maxAgeSeconds: 600,
-    }),
-    async (c, next) => {
-      c.set('checkedOrigin', checkOrigin(c, s));
-      await next();
-    },
-  ];
+export function frontendCors(s: Services): MiddlewareHandler {
+  return cors({
+    allowedOrigins: () => allowedOrigins(s),
+    allowHeaders: ['content-type', 'authorization', NATIVE_HEADER],
+    exposeHeaders: [CLIENT_TOKEN_HEADER, 'retry-after'],
+    allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
+    maxAgeSeconds: 600,
+  });
 }
+
+/** What every Frontend API route runs first: the CSRF origin check (checkOrigin). */
+export const csrfGuard = (s: Services): MiddlewareHandler => async (c, next) => {
+  c.set('checkedOrigin', checkOrigin(c, s));
+  await next();
+};

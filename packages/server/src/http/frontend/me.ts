@@ -16,8 +16,9 @@ import { primaryEmail, suspensionRefusal, type UserRecord } from '../../users/us
 import { deleteUser, updateUser } from '../../users/users.js';
 import { withActor } from '../../events/origin.js';
 import { jsonBody } from '../body.js';
+import { routeNotFound } from '../errors.js';
 import { activeSessionsOf, currentSessionOf } from '../../frontend/clients.js';
-import { browserGuards, requireClient } from './client-context.js';
+import { csrfGuard, requireClient } from './client-context.js';
 
 const profileSchema = z.strictObject({
   first_name: z.string().max(256).nullish(),
@@ -41,7 +42,7 @@ type Env = { Variables: { me: { session: SessionTable; rec: UserRecord } } };
  */
 export function meRoutes(s: Services) {
   const app = new Hono<Env>();
-  app.use(...browserGuards(s));
+  app.use(csrfGuard(s));
 
   /**
    * The client's current session (frontend/clients.ts currentSessionOf) and its
@@ -149,5 +150,7 @@ export function meRoutes(s: Services) {
     await deleteUser(c.var.db, s.clock, rec.user.id);
     return c.json({ object: 'user', id: rec.user.id, deleted: true });
   });
+  // Before the Backend API's routes (and its secret-key guard) get a request meant for this API.
+  app.all('*', routeNotFound);
   return app;
 }

@@ -14,10 +14,11 @@ import { loadUserRecords } from '../../users/store.js';
 import type { UserRecord } from '../../users/user-record.js';
 import { ownUserJson } from '../../users/serialize.js';
 import { jsonBody } from '../body.js';
+import { routeNotFound } from '../errors.js';
 import { requestOrigin } from '../request-origin.js';
 import { withActor } from '../../events/origin.js';
 import { activeSessionsOf, currentSessionOf, sessionRowOf } from '../../frontend/clients.js';
-import { browserGuards, clientForSignIn, rekeyForSignIn, requireClient, type ClientForSignIn } from './client-context.js';
+import { csrfGuard, clientForSignIn, rekeyForSignIn, requireClient, type ClientForSignIn } from './client-context.js';
 
 const tokenSchema = z.strictObject({});
 const codeSchema = z.strictObject({ code: z.string().max(16) });
@@ -61,7 +62,7 @@ export function frontendRoutes(s: Services) {
   /** The services with this request's database handle, so what the domain records carries the request's origin. */
   const acting = (c: Context): Services => ({ ...s, db: c.var.db });
 
-  app.use(...browserGuards(s));
+  app.use(csrfGuard(s));
   // End users act here; who exactly is known once they sign in (the domain names them then).
   app.use((c, next) => {
     c.set('db', withActor(c.var.db, { type: 'user' }));
@@ -187,5 +188,7 @@ export function frontendRoutes(s: Services) {
     for (const row of rows) await endSession(c.var.db, s.clock, row);
     return reply(c, client, { object: 'sign_out', ended_session_ids: rows.map((r) => r.id) });
   });
+  // Before the Backend API's routes (and its secret-key guard) get a request meant for this API.
+  app.all('*', routeNotFound);
   return app;
 }
