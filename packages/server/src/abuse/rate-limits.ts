@@ -56,8 +56,9 @@ export const DEFAULT_RATE_LIMITS = {
   // Email codes. The key is the address a code verifies, or the identifier it signs in
   // or resets with, as typed (so known and unknown identifiers count alike).
   // A wrong code costs only a new code: a 6-digit code is safe only if the guesses
-  // at one address are counted across all of its codes.
-  codeAttemptsPerIdentifier: { points: 20, durationSec: 3600 },
+  // at one address are counted across all of its codes. After 10 in an hour, any
+  // code is refused, a new one and the right one too.
+  codeAttemptsPerIdentifier: { points: 10, durationSec: 3600 },
   // Whoever types an address decides where codes go: bound the mail one address gets.
   codesSentPerIdentifier: { points: 10, durationSec: 3600 },
   // The 30 s resend cool-down of sign-in and reset codes.

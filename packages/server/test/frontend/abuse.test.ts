@@ -221,6 +221,25 @@ describe.each(dialects())('sign-up email codes: expiry, attempts and resend cool
     expect(right.body.errors[0].code).toBe('verification_failed');
   });
 
+  it('after 10 wrong tries any code is refused, even a new one and the right one (default limits)', async () => {
+    const email = 'ten-tries@example.com';
+    const s = await start(email);
+    const attempt = (code: string) => post(`/v1/client/sign_ups/${s.body.response.id}/attempt_verification`, { code }, s.token!);
+    for (let round = 0; round < 2; round++) {
+      const code = await latestCode(email);
+      const wrong = code === '123456' ? '654321' : '123456';
+      for (let i = 0; i < 5; i++) expect((await attempt(wrong)).status).toBe(422);
+      clock.advance(30_000);
+      expect((await post(`/v1/client/sign_ups/${s.body.response.id}/prepare_verification`, {}, s.token!)).status).toBe(200);
+    }
+    const fresh = await attempt(await latestCode(email));
+    expect(fresh.status).toBe(429);
+    expect(fresh.body.errors[0].code).toBe('too_many_requests');
+    expect(Number(fresh.retryAfter)).toBeGreaterThan(0);
+    const users = await (await server.api(`/v1/users?email_address=${encodeURIComponent(email)}`)).json();
+    expect(users).toEqual([]);
+  });
+
   it('resend waits 30 s; the new code replaces the old one', async () => {
     const s = await start('resend@example.com');
     const first = await latestCode('resend@example.com');
