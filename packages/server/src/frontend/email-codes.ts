@@ -2,6 +2,7 @@ import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../clock/clock.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { newId } from '../ids/ids.js';
+import { PostgresAdapter, sql } from 'kysely';
 import type { Db } from '../storage/database.js';
 import type { EmailCodeTable } from '../storage/schema.js';
 
@@ -36,20 +37,31 @@ export interface IssueOptions {
   requestedAs?: string;
 }
 
-/** Issues a new code (voiding earlier ones) and returns it for the email. */
+// Names "one subject's email codes" among PostgreSQL's two-key advisory locks (the key is a hash of the subject).
+const EMAIL_CODES_LOCK_CLASS = 7242;
+
+/**
+ * Issues a new code (voiding earlier ones) and returns it for the email. The
+ * cool-down is read in the transaction that stores the code, one request per
+ * subject at a time (SQLite runs transactions one at a time; PostgreSQL takes a
+ * lock on the subject), so resends sent together cannot all pass it.
+ */
 export async function issueCode(db: Db, clock: Clock, purpose: Purpose, subjectId: string, opts: IssueOptions = {}): Promise<string> {
   const now = clock.now();
   const requestedAs = opts.requestedAs ?? null;
-  const previous = opts.cooldown === false ? undefined : await latest(db, purpose, subjectId, requestedAs);
-  if (previous && now - previous.sent_at < RESEND_COOLDOWN_MS) {
-    const retry = Math.ceil((previous.sent_at + RESEND_COOLDOWN_MS - now) / 1000);
-    throw new LatchkeyError('rate_limited', 'too_many_requests', 'Too many requests',
-      `A code was sent moments ago; you can ask for another in ${retry} s.`, { retry_after_seconds: retry });
-  }
-  await opts.beforeIssue?.();
   const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
   const id = newId('code', now);
   await db.transaction().execute(async (trx) => {
+    if (trx.getExecutor().adapter instanceof PostgresAdapter) {
+      await sql`select pg_advisory_xact_lock(${EMAIL_CODES_LOCK_CLASS}, hashtext(${`${purpose}:${subjectId}`}))`.execute(trx);
+    }
+    const previous = opts.cooldown === false ? undefined : await latest(trx, purpose, subjectId, requestedAs);
+    if (previous && now - previous.sent_at < RESEND_COOLDOWN_MS) {
+      const retry = Math.ceil((previous.sent_at + RESEND_COOLDOWN_MS - now) / 1000);
+      throw new LatchkeyError('rate_limited', 'too_many_requests', 'Too many requests',
+        `A code was sent moments ago; you can ask for another in ${retry} s.`, { retry_after_seconds: retry });
+    }
+    await opts.beforeIssue?.();
     await trx.updateTable('email_codes').set({ consumed_at: now })
       .where('id', 'in', codesOf(trx, purpose, subjectId, requestedAs).select('id')).execute();
     await trx.insertInto('email_codes').values({

@@ -240,6 +240,16 @@ describe.each(dialects())('sign-up email codes: expiry, attempts and resend cool
     expect(users).toEqual([]);
   });
 
+  it('resends sent together after the cool-down send one code; the others wait', async () => {
+    const s = await start('together@example.com');
+    clock.advance(31_000);
+    const sent = await Promise.all(Array.from({ length: 5 }, () => post(`/v1/client/sign_ups/${s.body.response.id}/prepare_verification`, {}, s.token!)));
+    expect(sent.map((r) => r.status).sort()).toEqual([200, 429, 429, 429, 429]);
+    const live = await server.db.selectFrom('email_codes').select('id').where('purpose', '=', 'sign_up')
+      .where('subject_id', '=', s.body.response.id).where('consumed_at', 'is', null).execute();
+    expect(live).toHaveLength(1);
+  });
+
   it('resend waits 30 s; the new code replaces the old one', async () => {
     const s = await start('resend@example.com');
     const first = await latestCode('resend@example.com');
