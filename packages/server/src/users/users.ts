@@ -107,17 +107,20 @@ export async function buildUser(clock: Clock, input: CreateUserInput): Promise<U
   const now = clock.now();
   const createdAt = toMs(input.created_at) ?? now;
   const id = newId('user', now);
+  // A user's identifiers are listed by (created_at, id), and ids are random within a second:
+  // each given one is a millisecond older than the next, so they list in the order given.
+  const givenAt = (i: number, n: number) => now - (n - 1 - i);
   const emailRows: EmailAddressTable[] = emails.map((address, i) => ({
     id: newId('idn', now), user_id: id, email_address: address, email_lower: address.toLowerCase(),
     verification_status: emailStatuses[i] === 'verified' ? 'verified' : 'unverified',
     verification_strategy: emailStatuses[i] === 'verified' ? 'admin' : null,
-    reserved: emailStatuses[i] === 'reserved' ? 1 : 0, created_at: now, updated_at: now,
+    reserved: emailStatuses[i] === 'reserved' ? 1 : 0, created_at: givenAt(i, emails.length), updated_at: now,
   }));
   const phoneRows: PhoneNumberTable[] = phones.map((number, i) => ({
     id: newId('idn', now), user_id: id, phone_number: number,
     verification_status: phoneStatuses[i] === 'verified' ? 'verified' : 'unverified',
     verification_strategy: phoneStatuses[i] === 'verified' ? 'admin' : null,
-    reserved: phoneStatuses[i] === 'reserved' ? 1 : 0, created_at: now, updated_at: now,
+    reserved: phoneStatuses[i] === 'reserved' ? 1 : 0, created_at: givenAt(i, phones.length), updated_at: now,
   }));
   const user: UserTable = {
     id,

@@ -91,6 +91,18 @@ describe.each(dialects())('@clerk/backend client against Latchkey (%s)', (dialec
     expect(cleared.publicMetadata).toEqual({ only: true });
   });
 
+  it('lists a user\'s email addresses and phone numbers in the order they were given, read back as created', async () => {
+    for (let n = 0; n < 5; n++) {
+      const emails = ['c', 'a', 'b'].map((x) => `order-${n}-${x}@example.com`);
+      const phones = ['+1555555061', '+1555555060', '+1555555062'].map((p) => `${p}${n}`);
+      const u = await clerk.users.createUser({ emailAddress: emails, phoneNumber: phones });
+      const got = await clerk.users.getUser(u.id);
+      expect(got.emailAddresses.map((e) => e.emailAddress)).toEqual(emails);
+      expect(got.phoneNumbers.map((p) => p.phoneNumber)).toEqual(phones);
+      expect(got.primaryEmailAddress?.emailAddress).toBe(emails[0]);
+    }
+  });
+
   it('makes only a verified email address or phone number primary', async () => {
     const u = await clerk.users.createUser({
       emailAddress: ['prim-v@example.com', 'prim-r@example.com'], emailAddressIdentificationStatus: ['verified', 'reserved'],
