@@ -36,6 +36,13 @@ describe.each(dialects())('openid-client discovery of Latchkey (%s)', (dialect) 
     expect(doc.issuer).toBe(server.url);
     expect(doc.jwks_uri).toBe(`${server.url}/.well-known/jwks.json`);
     expect(doc.id_token_signing_alg_values_supported).toContain('RS256');
+    // Nothing advertised that is not served: no token endpoint, so no code flow (OIDC Discovery §3).
+    expect(doc.token_endpoint).toBeUndefined();
+    expect(doc.response_types_supported).toEqual(['id_token']);
+    expect(doc.token_endpoint_auth_methods_supported).toBeUndefined();
+    // Public documents, readable by a relying party in a browser.
+    expect(raw.headers.get('access-control-allow-origin')).toBe('*');
+    expect((await fetch(`${server.url}/.well-known/jwks.json`, { headers: { origin: 'https://rp.example' } })).headers.get('access-control-allow-origin')).toBe('*');
 
     const config = await discover(new URL(server.url));
     const meta = config.serverMetadata();

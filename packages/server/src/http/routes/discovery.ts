@@ -12,8 +12,10 @@ export function discoveryRoutes(s: Services) {
   const app = new Hono();
   const issuer = s.config.publicUrl;
 
+  // Public documents: a relying party in a browser may read them from any origin.
   const jwks = async (c: Context) => {
     c.header('Cache-Control', 'public, max-age=60, stale-while-revalidate=60');
+    c.header('Access-Control-Allow-Origin', '*');
     return c.json(await s.keyring.jwks());
   };
   app.get('/.well-known/jwks.json', jwks);
@@ -22,14 +24,17 @@ export function discoveryRoutes(s: Services) {
 
   app.get('/.well-known/openid-configuration', (c) => {
     c.header('Cache-Control', 'public, max-age=300');
+    c.header('Access-Control-Allow-Origin', '*');
+    // Only what is served: no token endpoint yet, so no code flow and no client authentication
+    // (OIDC Discovery requires a token_endpoint with "code"). authorization_endpoint is required
+    // whatever the flows; it is reserved for the hosted sign-in pages.
     return c.json({
       issuer,
       jwks_uri: `${issuer}/.well-known/jwks.json`,
       authorization_endpoint: `${issuer}/oauth/authorize`,
-      response_types_supported: ['code', 'id_token'],
+      response_types_supported: ['id_token'],
       subject_types_supported: ['public'],
       id_token_signing_alg_values_supported: ['RS256'],
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       scopes_supported: ['openid', 'profile', 'email'],
       claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'azp', 'sid', 'name', 'given_name',
         'family_name', 'nickname', 'picture', 'email', 'email_verified', 'phone_number', 'phone_number_verified'],
