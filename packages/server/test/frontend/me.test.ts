@@ -43,6 +43,25 @@ describe.each(dialects())('/v1/me (%s)', (dialect) => {
     expect((await fetch(`${server.url}/v1/me`)).status).toBe(401);
   });
 
+  it('a field the instance requires, or the only identifier that signs in, cannot be removed; nothing changes', async () => {
+    const { call } = await signedIn('keep@example.com');
+    await call('PATCH', '/v1/me', { username: 'keeper', last_name: 'Stays' });
+    const settings = { sign_up_required_fields: ['first_name'], sign_in_identifiers: ['username'] };
+    expect((await server.api('/v1/instance', { method: 'PATCH', json: settings })).status).toBe(200);
+    try {
+      for (const [field, value] of [['first_name', null], ['first_name', ''], ['username', null]] as const) {
+        const refused = await call('PATCH', '/v1/me', { [field]: value });
+        expect(refused.status, `${field} = ${JSON.stringify(value)}`).toBe(422);
+        expect(refused.body.errors[0]).toMatchObject({ code: 'form_param_value_invalid', meta: { param_name: field } });
+      }
+      expect((await call('GET', '/v1/me')).body).toMatchObject({ first_name: 'Mia', username: 'keeper' });
+      // What is not required may go.
+      expect((await call('PATCH', '/v1/me', { last_name: null })).body).toMatchObject({ last_name: null, first_name: 'Mia' });
+    } finally {
+      await server.api('/v1/instance', { method: 'PATCH', json: { sign_up_required_fields: [], sign_in_identifiers: ['email_address', 'username'] } });
+    }
+  });
+
   it('changes the password with the current one, optionally signing out other sessions', async () => {
     const first = await signedIn('pw@example.com');
     const second = await (async () => {

@@ -33,6 +33,23 @@ const passwordSchema = z.strictObject({
 });
 const emailSchema = z.strictObject({ email_address: emailAddress });
 
+/**
+ * The fields a user may not remove from their own profile: those the instance
+ * requires at sign-up, and the username where it is the only identifier that
+ * signs in (without it the account could not be signed into at all).
+ */
+function keepRequired(s: Services, input: z.infer<typeof profileSchema>): void {
+  const settings = s.settings.get();
+  const required = new Set<string>(settings.sign_up_required_fields);
+  if (!settings.sign_in_identifiers.includes('email_address')) required.add('username');
+  for (const field of ['first_name', 'last_name', 'username'] as const) {
+    if (required.has(field) && (input[field] === null || input[field] === '')) {
+      throw new LatchkeyError('unprocessable', 'form_param_value_invalid', 'is invalid',
+        `${field} is required on this instance and cannot be removed.`, { param_name: field });
+    }
+  }
+}
+
 type Env = { Variables: { me: { session: SessionTable; rec: UserRecord } } };
 
 /**
@@ -73,6 +90,7 @@ export function meRoutes(s: Services) {
 
   app.patch('/', async (c) => {
     const input = await jsonBody(c, profileSchema);
+    keepRequired(s, input);
     const { rec } = await current(c);
     return c.json(json(await updateUser(c.var.db, s.clock, rec.user.id, input)));
   });
