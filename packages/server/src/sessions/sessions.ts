@@ -228,12 +228,15 @@ const TOUCH_INTERVAL_MS = 30_000;
 
 /**
  * Records activity: last_active_at, and abandon_at pushed out by the inactivity
- * timeout (never past expire_at). Throttled to one write per TOUCH_INTERVAL_MS.
+ * timeout (never past expire_at). Throttled to one write per TOUCH_INTERVAL_MS,
+ * or per half the timeout when that is shorter: otherwise a session used more
+ * often than its timeout could still be abandoned between two writes.
  */
 export async function touchSession(db: Db, clock: Clock, settings: InstanceSettings, session: SessionTable): Promise<void> {
   const now = clock.now();
-  if (now - session.last_active_at < TOUCH_INTERVAL_MS) return;
   const idle = settings.session_inactivity_timeout * 1000;
+  const interval = idle > 0 ? Math.min(TOUCH_INTERVAL_MS, idle / 2) : TOUCH_INTERVAL_MS;
+  if (now - session.last_active_at < interval) return;
   const abandon_at = idle > 0 ? Math.min(session.expire_at, now + idle) : session.abandon_at;
   await db.updateTable('sessions').set({ last_active_at: now, abandon_at })
     .where('id', '=', session.id).where('status', '=', 'active').execute();

@@ -62,6 +62,23 @@ describe.each(dialects())('Frontend API and instance settings (%s)', (dialect) =
     expect((await (await server.api(`/v1/sessions/${sid}`)).json()).status).toBe('abandoned');
     await settings({ session_inactivity_timeout: 0 });
   });
+
+  it('an inactivity timeout shorter than the 30 s write interval still keeps a session in use alive', async () => {
+    await settings({ session_inactivity_timeout: 4 });
+    try {
+      const signedIn = await signIn('set@example.com');
+      const sid = signedIn.body.response.created_session_id;
+      const token = () => post(`/v1/client/sessions/${sid}/tokens`, {}, signedIn.token!);
+      for (let i = 0; i < 8; i++) {
+        clock.advance(1_500);
+        expect((await token()).status, `refresh ${i} at ${(i + 1) * 1.5} s`).toBe(200);
+      }
+      clock.advance(4_001);
+      expect((await token()).status).toBe(422);
+    } finally {
+      await settings({ session_inactivity_timeout: 0 });
+    }
+  });
 });
 
 describe.each(dialects())('instance settings from the environment (%s)', (dialect) => {
