@@ -14,6 +14,22 @@ const sessionClaims = claimsTemplateSchema(SESSION_TOKEN_RESERVED_CLAIMS, SESSIO
 
 const roleKey = z.string().min(1).max(64);
 
+/**
+ * An origin as browsers send it in the Origin header (lower-case host, no
+ * default port, no query): matched byte for byte, so `https://App.Example.com:443`
+ * is stored as `https://app.example.com`, or it would never match. (Settings stored
+ * before this accept the same way.)
+ */
+const allowedOrigin = z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin such as https://app.example.com (no path)')
+  .transform((v, ctx) => {
+    try {
+      return new URL(v).origin;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be an origin such as https://app.example.com' });
+      return z.NEVER;
+    }
+  });
+
 /** Each setting's type and bounds, without defaults (a PATCH must not reset what it omits). */
 const fields = {
   /** Lifetime of session tokens minted without `expires_in_seconds` (seconds). */
@@ -49,7 +65,7 @@ const fields = {
   /** Roles an end user may choose at sign-up (e.g. customer or store_owner); every other role only an operator grants. */
   sign_up_roles: z.array(roleKey).max(20).transform((r) => [...new Set(r)]),
   /** Origins of the apps that call the Frontend API from a browser (CORS and CSRF checks). */
-  allowed_origins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin such as https://app.example.com (no path)')).max(50),
+  allowed_origins: z.array(allowedOrigin).max(50).transform((o) => [...new Set(o)]),
 };
 
 /**
