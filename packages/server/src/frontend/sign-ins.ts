@@ -104,7 +104,7 @@ export interface SignedIn {
 
 /** Opens the session of a successful sign-in and audits it, in one transaction (the caller's). */
 export async function signedIn(trx: Db, s: Services, userId: string, client: ClientRef, strategy: SignInStrategy): Promise<SignedIn> {
-  const opened = await openSession(trx, s.clock, s.settings.get(), userId, client);
+  const opened = await openSession(trx, s.clock, s.settings.get(), userId, client, true);
   const { session } = opened;
   await recordAudit(trx, session.created_at, { type: 'user.signed_in', actor: { type: 'user', id: userId },
     target: { type: 'user', id: userId }, data: { strategy, session_id: session.id } });

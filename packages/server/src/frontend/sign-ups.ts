@@ -138,7 +138,7 @@ export async function verifySignUp(s: Services, client: ExistingClientRef, id: s
       if (!allowed.includes(signUp.role)) throw roleNotAllowed(allowed);
     }
     await insertUser(trx, rec, 'user.signed_up');
-    const opened = await openSession(trx, s.clock, s.settings.get(), rec.user.id, client);
+    const opened = await openSession(trx, s.clock, s.settings.get(), rec.user.id, client, true);
     const { session } = opened;
     const done: SignUpTable = {
       // On a new client if another sign-in re-keyed this one first (openSession): the sign-up goes with its session.

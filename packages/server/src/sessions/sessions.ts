@@ -65,6 +65,8 @@ export async function openSession(
   settings: InstanceSettings,
   userId: string,
   client?: ClientRef,
+  /** The user proved a first factor to open it (a sign-in, a verified sign-up, a reset): the tokens' `fva`. */
+  firstFactorVerified = false,
 ): Promise<{ session: SessionTable; user: UserRecord }> {
   const now = clock.now();
   // Under the user's row lock (taken by this update): a concurrent ban either sees
@@ -85,6 +87,7 @@ export async function openSession(
     status: 'active',
     last_active_at: now,
     ...sessionDeadlines(settings, now),
+    first_factor_verified_at: firstFactorVerified ? now : null,
     created_at: now,
     updated_at: now,
   };
@@ -115,7 +118,8 @@ const rekeyClient = prepared((db: Db, clientId: string, sessionId: string, token
     .where('id', '=', clientId).where('token_hash', '=', previousHash));
 const insertClient = prepared((db: Db, id: string, tokenHash: string | null, sessionId: string, createdAt: number, now: number) =>
   db.insertInto('clients').values({ id, token_hash: tokenHash, last_active_session_id: sessionId, created_at: createdAt, updated_at: now }));
-const SESSION_COLUMNS = ['id', 'client_id', 'user_id', 'status', 'last_active_at', 'expire_at', 'abandon_at', 'created_at', 'updated_at'] as const;
+const SESSION_COLUMNS = ['id', 'client_id', 'user_id', 'status', 'last_active_at', 'expire_at', 'abandon_at', 'first_factor_verified_at',
+  'created_at', 'updated_at'] as const;
 const insertSession = prepared((db: Db, ...values: unknown[]) =>
   db.insertInto('sessions').values(Object.fromEntries(SESSION_COLUMNS.map((c, i) => [c, values[i]])) as Insertable<SessionTable>));
 

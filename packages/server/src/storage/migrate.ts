@@ -10,6 +10,7 @@ import * as m007 from './migrations/007_roles_suspension.js';
 import * as m008 from './migrations/008_rate_limits.js';
 import * as m009 from './migrations/009_frontend_retention.js';
 import * as m010 from './migrations/010_email_code_identifier.js';
+import * as m011 from './migrations/011_session_factor_age.js';
 
 /** Migrations are compiled into the server: no files to find at run time. */
 const migrationsFor = (storage: Storage): Record<string, Migration> => ({
@@ -23,6 +24,7 @@ const migrationsFor = (storage: Storage): Record<string, Migration> => ({
   '008_rate_limits': m008,
   '009_frontend_retention': m009,
   '010_email_code_identifier': m010,
+  '011_session_factor_age': m011,
 });
 
 // An arbitrary constant that names "Latchkey start-up" among PostgreSQL advisory locks.

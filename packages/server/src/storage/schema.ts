@@ -120,6 +120,8 @@ export interface SessionTable {
   last_active_at: number;
   expire_at: number;
   abandon_at: number;
+  /** When the user last proved a first factor in this session; null when it was opened without one (Backend API). */
+  first_factor_verified_at: number | null;
   created_at: number;
   updated_at: number;
 }

@@ -101,6 +101,9 @@ async function loadLiveSession(db: Db, sessionId: string, now: number, actor: Ac
   return session;
 }
 
+/** Whole minutes since `at` (an fva entry), or -1 when the factor was never verified. */
+const factorAge = (at: number | null, now: number): number => (at === null ? -1 : Math.max(0, Math.floor((now - Number(at)) / 60_000)));
+
 /** Session tokens ride in a cookie: claims that render too large (big metadata, say) are refused with a clear error. */
 function checkCookieSize(custom: Record<string, unknown>): void {
   const size = Buffer.byteLength(JSON.stringify(custom));
@@ -162,7 +165,8 @@ export async function mintToken(deps: MintDeps, sessionId: string, opts: MintOpt
     jti: newJti(),
     v: 2,
     sts: 'active',
-    // Minutes since the first and second factor were verified; -1: none (server-created).
-    fva: [-1, -1],
+    // Minutes since the first and the second factor were verified; -1: never (a session the Backend API
+    // opened; no second factors yet). Clerk's has({ reverification }) reads it.
+    fva: [factorAge(session.first_factor_verified_at, now), -1],
   });
 }

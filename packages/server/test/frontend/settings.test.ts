@@ -63,6 +63,20 @@ describe.each(dialects())('Frontend API and instance settings (%s)', (dialect) =
     await settings({ session_inactivity_timeout: 0 });
   });
 
+  it('a signed-in session\'s tokens carry the first factor\'s age in minutes (fva); a Backend API session has none', async () => {
+    const signedIn = await signIn('set@example.com');
+    const sid = signedIn.body.response.created_session_id;
+    const fva = async (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()).fva;
+    const mint = async () => (await post(`/v1/client/sessions/${sid}/tokens`, {}, signedIn.token!)).body.jwt as string;
+    expect(await fva(await mint())).toEqual([0, -1]);
+    clock.advance(5 * 60_000 + 59_000);
+    expect(await fva(await mint())).toEqual([5, -1]);
+    expect(await fva((await (await server.api(`/v1/sessions/${sid}/tokens`, { method: 'POST', json: {} })).json()).jwt)).toEqual([5, -1]);
+    const user = (await (await server.api('/v1/users?email_address=set@example.com')).json())[0];
+    const opened = await (await server.api('/v1/sessions', { method: 'POST', json: { user_id: user.id } })).json();
+    expect(await fva((await (await server.api(`/v1/sessions/${opened.id}/tokens`, { method: 'POST', json: {} })).json()).jwt)).toEqual([-1, -1]);
+  });
+
   it('an inactivity timeout shorter than the 30 s write interval still keeps a session in use alive', async () => {
     await settings({ session_inactivity_timeout: 4 });
     try {
