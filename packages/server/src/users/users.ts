@@ -6,7 +6,6 @@ import { endUserSessions } from '../sessions/sessions.js';
 import { isUniqueViolation, violatedColumn, type Db } from '../storage/database.js';
 import type { EmailAddressTable, PhoneNumberTable, UserTable } from '../storage/schema.js';
 import { recordEvent } from '../events/outbox.js';
-import { eraseUserFromEvents } from '../events/erasure.js';
 import { recordAudit, type Actor } from '../audit/audit-log.js';
 import { assertKnownRole, recordRoleChange, withDefaultRole } from '../roles/assignment.js';
 import { deepMerge, serializeMetadata } from './metadata.js';
@@ -352,7 +351,6 @@ export async function deleteUser(db: Db, clock: Clock, id: string): Promise<{ id
       banned: 0, ban_reason: null, banned_until: null, locked: 0, failed_attempts: 0, locked_until: null,
       deleted_at: now, updated_at: updatedAt,
     }).where('id', '=', id).execute();
-    await eraseUserFromEvents(trx, id, deletedUserJson(id));
     // Clerk's deleted object, with no PII: the external id lets an app find its row.
     await recordEvent(trx, now, 'user.deleted', {
       ...deletedUserJson(id), external_id: rec.user.external_id,

@@ -118,7 +118,7 @@ describe('two server processes on one PostgreSQL database', () => {
     expect(await query('select name from kysely_migration order by name')).toEqual([
       { name: '001_core' }, { name: '002_events' }, { name: '003_frontend' }, { name: '004_dev_emails' }, { name: '005_lockout' }, { name: '006_webhooks' },
       { name: '007_roles_suspension' }, { name: '008_rate_limits' }, { name: '009_frontend_retention' },
-      { name: '010_email_code_identifier' },
+      { name: '010_email_code_identifier' }, { name: '011_session_factor_age' },
     ]);
     expect(await query('select count(*)::int as n from instance')).toEqual([{ n: 1 }]);
     expect(await query("select count(*)::int as n from signing_keys where status = 'active'")).toEqual([{ n: 1 }]);

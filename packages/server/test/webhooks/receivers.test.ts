@@ -102,12 +102,6 @@ async function produceEveryEventType(server: TestServer): Promise<void> {
   await frontend(server, '/v1/client/sign_ups', { email_address: 'bob@example.com', password: PASSWORD });
 }
 
-/** Whether a deletion erased this event's data (users/deletion.test.ts): alice's events sent after she was deleted. */
-function erased(e: Envelope): boolean {
-  const data = e.data as { deleted?: boolean; user?: { deleted?: boolean } | null };
-  return e.type !== 'user.deleted' && (data.deleted === true || data.user?.deleted === true);
-}
-
 /** Every event in GET /v1/events, in sequence order. */
 async function feed(server: TestServer): Promise<Envelope[]> {
   const res = await server.api('/v1/events?after=0&limit=500');
@@ -157,17 +151,10 @@ describe.each(dialects())('real webhook receivers accept Latchkey deliveries (%s
   });
 
   it('carries the request each change came from, as Clerk\'s event_attributes.http_request', () => {
-    // Every change here was made over HTTP from this test process, on loopback. A message of alice's
-    // that went out after her deletion carries what the deletion left of its event: no request.
-    const live = receiver.deliveries.filter((d) => !erased(envelope(d)));
-    expect(live.length).toBeGreaterThan(0);
+    // Every change here was made over HTTP from this test process, on loopback.
     for (const d of receiver.deliveries) {
       const { http_request } = (envelope(d) as unknown as { event_attributes: { http_request: { client_ip: string; user_agent: string } } })
         .event_attributes;
-      if (!live.includes(d)) {
-        expect(http_request).toEqual({ client_ip: '', user_agent: '' });
-        continue;
-      }
       expect(http_request.client_ip).toMatch(/^(::ffff:)?127\.0\.0\.1$|^::1$/);
       expect(http_request.user_agent).not.toBe('');
     }
@@ -250,8 +237,7 @@ describe.each(dialects())('real webhook receivers accept Latchkey deliveries (%s
   });
 
   it('a replayed message comes again with the same svix-id and the same event, so receivers can drop duplicates', async () => {
-    // bob's sign-up email: alice's events lost their data when she was deleted (the next test).
-    const original = batch.find((d) => envelope(d).type === 'email.created')!;
+    const original = batch[0]!;
     const id = original.headers['svix-id']!;
     // Replay a settled message (a pending one would only be hurried, not sent twice).
     await waitFor('the message to be settled', async () => {
@@ -265,22 +251,6 @@ describe.each(dialects())('real webhook receivers accept Latchkey deliveries (%s
     expect(envelope(again).sequence).toBe(envelope(original).sequence);
     expect(again.body).toBe(original.body);
     expect(again.headers['webhook-id']).toBe(id);
-  });
-
-  it('a deleted user\'s earlier message, replayed, is the same event without the erased data', async () => {
-    const original = batch[0]!;
-    expect(envelope(original).type).toBe('user.created');
-    const id = original.headers['svix-id']!;
-    await waitFor('the message to be settled', async () => {
-      const m = (await (await server.api(`/v1/webhook_messages/${id}`)).json()) as { status: string };
-      return m.status === 'succeeded' ? true : undefined;
-    });
-    expect((await server.api(`/v1/webhook_messages/${id}/replay`, { method: 'POST' })).status).toBe(200);
-    const again = await waitFor('the replayed delivery', () =>
-      receiver.deliveries.find((x) => x !== original && x.headers['svix-id'] === id));
-    expect(envelope(again)).toMatchObject({ id: envelope(original).id, sequence: envelope(original).sequence, type: 'user.created' });
-    expect(envelope(again).data).toEqual({ object: 'user', id: (envelope(original).data as { id: string }).id, deleted: true, updated_at: expect.any(Number) });
-    expect(again.body).not.toContain('alice@example.com');
   });
 
   describe('a delivery signed 10 minutes ago', () => {
