@@ -6,7 +6,7 @@ import { validate } from '../http/body.js';
 import {
   createTemplate, createTemplateSchema, deleteTemplate, listTemplates, updateTemplate, updateTemplateSchema,
 } from '../tokens/jwt-templates.js';
-import { UsageError, withStorage } from './shared.js';
+import { noMoreArguments, UsageError, withStorage } from './shared.js';
 
 const flags = {
   claims: { type: 'string' }, 'claims-file': { type: 'string' }, lifetime: { type: 'string' },
@@ -29,6 +29,7 @@ const num = (v: string | undefined) => (v === undefined ? undefined : Number(v))
 export async function jwtTemplates(config: Config, sub: string | undefined, args: string[]): Promise<void> {
   switch (sub) {
     case 'list':
+      noMoreArguments('jwt-templates list', args);
       return withStorage(config, async ({ db }) => {
         for (const t of await listTemplates(db)) {
           process.stdout.write(`${t.id}  ${t.name}  lifetime ${t.lifetime}s  aud ${t.aud ?? '-'}  claims ${JSON.stringify(t.claims)}\n`);
@@ -50,8 +51,9 @@ export async function jwtTemplates(config: Config, sub: string | undefined, args
       });
     }
     case 'delete': {
-      const id = args[0];
+      const [id, ...extra] = args;
       if (!id) throw new UsageError('latchkey jwt-templates delete <template id>');
+      noMoreArguments('jwt-templates delete <template id>', extra);
       return withStorage(config, async ({ db }) => {
         await deleteTemplate(db, systemClock, id);
         process.stdout.write(`Deleted ${id}.\n`);

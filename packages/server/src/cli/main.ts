@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { systemClock } from '../clock/clock.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { ValidationErrors } from '../http/errors.js';
 import { validate } from '../http/body.js';
+import { SecretKeyVerifier } from '../instance/api-keys.js';
+import { findSecretKey, keysFileNotice, type SecretKeyLookup } from '../instance/keys-file.js';
 import { Keyring, rotateSigningKey } from '../keys/keyring.js';
 import { publicKeyPem } from '../keys/signing-key.js';
 import { createLatchkey } from '../latchkey.js';
@@ -16,7 +16,7 @@ import { createUser } from '../users/users.js';
 import { auditLogs } from './audit-logs.js';
 import { jwtTemplates } from './jwt-templates.js';
 import { roles } from './roles.js';
-import { OPERATOR, UsageError, withStorage } from './shared.js';
+import { noArguments, OPERATOR, UsageError, withStorage } from './shared.js';
 import { webhooks } from './webhooks.js';
 
 const HELP = `latchkey: self-hosted auth server
@@ -51,6 +51,8 @@ Usage:
   latchkey audit-logs export [--since <time>] [--until <time>] [--types a,b]
                              [--target <id>] [--actor <id>]   JSON lines on stdout
   latchkey print-config          print the env vars an app needs (incl. CLERK_JWT_KEY)
+  latchkey help | <command> --help | -h
+                                 print this, and do nothing else
 
 Configuration comes from the environment: see README.md.`;
 
@@ -60,14 +62,18 @@ async function start(config: Config): Promise<void> {
   // Load the password-strength dictionaries now (~0.3 s) rather than during the first sign-up.
   setImmediate(preparePasswordStrength);
   const base = config.publicUrl;
+  const { boot } = lk;
+  const notice = boot.keysFile && keysFileNotice(config.dataDir, boot.keysFile);
+  const accepted = (key: string) => lk.services.secretKeys.identify(key) !== undefined;
   const lines = [
     '',
     `  Latchkey is running on http://${config.host}:${port}  (issuer ${base})`,
     `  Storage:          ${lk.storage.dialect === 'postgres' ? 'PostgreSQL' : config.sqlitePath}`,
-    `  Publishable key:  ${lk.boot.publishableKey}`,
-    lk.boot.newSecretKey
-      ? `  Secret key:       ${lk.boot.newSecretKey}\n                    (shown once; also in ${join(config.dataDir, 'keys.env')}, mode 600)`
-      : `  Secret key:       in ${join(config.dataDir, 'keys.env')} (written at first start)`,
+    `  Publishable key:  ${boot.publishableKey}`,
+    boot.newSecretKey
+      ? `  Secret key:       ${boot.newSecretKey}\n                    (shown once; also in ${boot.keysFile}, mode 600)`
+      : `  Secret key:       ${whereIsTheSecretKey(config, findSecretKey(config.dataDir, boot.instance.id, accepted))}`,
+    ...(notice ? [`  ${notice.replaceAll('\n', '\n  ')}`] : []),
     `  Backend API:      ${base}/v1`,
     `  Discovery:        ${base}/.well-known/openid-configuration`,
     `  JWKS:             ${base}/.well-known/jwks.json`,
@@ -84,19 +90,26 @@ async function start(config: Config): Promise<void> {
   process.once('SIGTERM', () => void stop('SIGTERM'));
 }
 
-function readKeysEnv(config: Config): Record<string, string> {
-  const file = join(config.dataDir, 'keys.env');
-  if (!existsSync(file)) return {};
-  return Object.fromEntries(
-    readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  );
+/** The start banner's word on the secret key of an instance that existed already. */
+function whereIsTheSecretKey(config: Config, lookup: SecretKeyLookup): string {
+  if (lookup.found) return `in ${lookup.file}`;
+  const others = lookup.others.length
+    ? `; ${lookup.others.join(' and ')} ${lookup.others.length === 1 ? 'holds' : 'hold'} another instance's key, or a revoked one`
+    : '';
+  return `not in ${config.dataDir} (it was printed at first start${others})`;
 }
 
 async function printConfig(config: Config): Promise<void> {
   await withStorage(config, async ({ db }, boot) => {
     const keyring = await Keyring.load(db, systemClock, config.encryptionKey);
-    const keys = readKeysEnv(config);
-    const secret = keys.LATCHKEY_SECRET_KEY ?? '<the secret key printed at first start>';
+    // Only a secret key this instance accepts: the data dir may hold another instance's.
+    const verifier = new SecretKeyVerifier(db);
+    await verifier.reload();
+    const lookup = findSecretKey(config.dataDir, boot.instance.id, (key) => verifier.identify(key) !== undefined);
+    for (const file of lookup.found ? [] : lookup.others) {
+      process.stderr.write(`latchkey: ${file} holds a secret key, but not a secret key of this instance (another instance's, or revoked): it is left out.\n`);
+    }
+    const secret = lookup.found ? lookup.secretKey : '<the secret key printed at first start>';
     const pem = publicKeyPem(keyring.activeKey).trim();
     process.stdout.write([
       '# Latchkey',
@@ -148,43 +161,60 @@ async function usersCreate(config: Config, args: string[]): Promise<void> {
   });
 }
 
+/** `--help` or `-h` anywhere (before a `--`) asks for the usage, whatever the command: nothing else is done. */
+function asksForHelp(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
+/** What parseArgs throws for an unknown option, a missing value or a stray positional: a usage error too. */
+function isArgumentError(err: unknown): err is Error {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof Error && typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_');
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, sub, ...rest] = argv;
-  if (!command || command === 'help' || command === '--help' || command === '-h') {
+  if (!command || command === 'help' || asksForHelp(argv)) {
     process.stdout.write(`${HELP}\n`);
     return;
   }
-  const config = loadConfig();
+  // Arguments are checked before the configuration is loaded, so a mistyped command
+  // says so even where the environment is not set up.
   switch (command) {
     case 'start':
-      return start(config);
+      noArguments('start', argv.slice(1));
+      return start(loadConfig());
     case 'migrate':
-      return withStorage(config, async () => process.stdout.write('Database is up to date.\n') as unknown as void);
+      noArguments('migrate', argv.slice(1));
+      return withStorage(loadConfig(), async () => process.stdout.write('Database is up to date.\n') as unknown as void);
     case 'print-config':
-      return printConfig(config);
+      noArguments('print-config', argv.slice(1));
+      return printConfig(loadConfig());
     case 'keys':
-      if (sub === 'rotate') return rotate(config);
-      break;
+      if (sub !== 'rotate') break;
+      noArguments('keys rotate', rest);
+      return rotate(loadConfig());
     case 'users':
-      if (sub === 'create') return usersCreate(config, rest);
+      if (sub === 'create') return usersCreate(loadConfig(), rest);
       break;
     case 'webhooks':
-      return webhooks(config, sub, rest);
+      return webhooks(loadConfig(), sub, rest);
     case 'roles':
-      return roles(config, sub, rest);
+      return roles(loadConfig(), sub, rest);
     case 'jwt-templates':
-      return jwtTemplates(config, sub, rest);
+      return jwtTemplates(loadConfig(), sub, rest);
     case 'audit-logs':
-      return auditLogs(config, sub, rest);
+      return auditLogs(loadConfig(), sub, rest);
   }
   throw new UsageError(`Unknown command: ${argv.join(' ')}`);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof UsageError) process.stderr.write(`${err.message}\n\n${HELP}\n`);
+  if (err instanceof UsageError || isArgumentError(err)) process.stderr.write(`${err.message}\n\n${HELP}\n`);
   else if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
   else if (err instanceof LatchkeyError) process.stderr.write(`${err.longMessage}\n`);
   else if (err instanceof ValidationErrors) process.stderr.write(`${err.message}\n`);
   else process.stderr.write(`latchkey: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(err instanceof UsageError ? 2 : 1);
+  process.exit(err instanceof UsageError || isArgumentError(err) ? 2 : 1);
 });

@@ -5,7 +5,7 @@ import { validate } from '../http/body.js';
 import { readStoredSettings, SettingsStore } from '../instance/settings-store.js';
 import { createRole, createRoleSchema, deleteRole, listRoles, roleJson, updateRole, updateRoleSchema } from '../roles/catalog.js';
 import { applyPreset, PRESET_NAMES, type PresetName } from '../roles/presets.js';
-import { list, UsageError, withStorage } from './shared.js';
+import { list, noMoreArguments, UsageError, withStorage } from './shared.js';
 
 const roleFlags = { name: { type: 'string' }, description: { type: 'string' }, permissions: { type: 'string' } } as const;
 
@@ -13,6 +13,7 @@ const roleFlags = { name: { type: 'string' }, description: { type: 'string' }, p
 export async function roles(config: Config, sub: string | undefined, args: string[]): Promise<void> {
   switch (sub) {
     case 'list':
+      noMoreArguments('roles list', args);
       return withStorage(config, async ({ db }) => {
         const settings = await readStoredSettings(db);
         const all = await listRoles(db);
@@ -36,16 +37,18 @@ export async function roles(config: Config, sub: string | undefined, args: strin
       });
     }
     case 'delete': {
-      const key = args[0];
+      const [key, ...extra] = args;
       if (!key) throw new UsageError('latchkey roles delete <key>');
+      noMoreArguments('roles delete <key>', extra);
       return withStorage(config, async ({ db }) => {
         await deleteRole(db, systemClock, key);
         process.stdout.write(`Deleted role ${key}.\n`);
       });
     }
     case 'preset': {
-      const name = args[0] as PresetName;
+      const [name, ...extra] = args as [PresetName, ...string[]];
       if (!PRESET_NAMES.includes(name)) throw new UsageError(`latchkey roles preset <${PRESET_NAMES.join('|')}>`);
+      noMoreArguments(`roles preset ${name}`, extra);
       return withStorage(config, async ({ db }) => {
         const settings = new SettingsStore(db, systemClock);
         const created = await applyPreset(db, systemClock, settings, name);

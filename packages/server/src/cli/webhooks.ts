@@ -8,7 +8,7 @@ import {
   createEndpoint, createEndpointSchema, deleteEndpoint, endpointEventTypes, listEndpoints, rotateSecret, updateEndpoint,
   updateEndpointSchema, type EndpointDeps,
 } from '../webhooks/endpoints.js';
-import { list, UsageError, withStorage } from './shared.js';
+import { list, noMoreArguments, UsageError, withStorage } from './shared.js';
 
 /** Endpoint changes from the CLI are audited as the operator's. */
 const OPERATOR = { type: 'operator' as const };
@@ -59,6 +59,7 @@ export async function webhooks(config: Config, sub: string | undefined, args: st
       });
     }
     case 'list':
+      noMoreArguments('webhooks list', args);
       return withStorage(config, async ({ db }) => {
         const rows = await listEndpoints(db);
         if (rows.length === 0) process.stdout.write('No webhook endpoints.\n');
@@ -70,8 +71,9 @@ export async function webhooks(config: Config, sub: string | undefined, args: st
       });
     case 'rotate-secret':
     case 'delete': {
-      const id = args[0];
+      const [id, ...extra] = args;
       if (!id) throw new UsageError(`latchkey webhooks ${sub} <endpoint id>`);
+      noMoreArguments(`webhooks ${sub} <endpoint id>`, extra);
       return withStorage(config, async (storage, boot) => {
         const deps = endpointDeps(config, storage, boot);
         if (sub === 'delete') {

@@ -112,6 +112,46 @@ describe('loadConfig', () => {
     }
   });
 
+  it('refuses a public URL that is not written exactly as its canonical form, naming the canonical form', () => {
+    // Each parses as a URL whose origin + path is the first column, but the issuer would be the value as typed.
+    const cases: [string, string, RegExp][] = [
+      ['https://auth.example.com?', 'https://auth.example.com', /query/],
+      ['https://auth.example.com#', 'https://auth.example.com', /fragment/],
+      ['https://example.com/auth?#', 'https://example.com/auth', /query/],
+      [' https://auth.example.com', 'https://auth.example.com', /whitespace/],
+      ['https://auth.example.com ', 'https://auth.example.com', /whitespace/],
+      ['https://auth.example.com\n', 'https://auth.example.com', /whitespace/],
+      ['\thttps://auth.example.com', 'https://auth.example.com', /whitespace/],
+      ['https://auth.example.com\\', 'https://auth.example.com', /backslash/],
+      ['https:\\\\auth.example.com', 'https://auth.example.com', /backslash/],
+      ['https://example.com\\auth', 'https://example.com/auth', /backslash/],
+      ['https://Auth.Example.com', 'https://auth.example.com', /canonical/],
+      ['https://auth.example.com:443', 'https://auth.example.com', /canonical/],
+      ['http://127.0.0.1:80/x/../auth', 'http://127.0.0.1/auth', /canonical/],
+      ['https://example.com/a b', 'https://example.com/a%20b', /whitespace/],
+    ];
+    for (const [LATCHKEY_PUBLIC_URL, canonical, reason] of cases) {
+      const p = problems({ LATCHKEY_PUBLIC_URL });
+      expect(p, JSON.stringify(LATCHKEY_PUBLIC_URL)).toHaveLength(1);
+      expect(p[0], JSON.stringify(LATCHKEY_PUBLIC_URL)).toMatch(/^LATCHKEY_PUBLIC_URL: /);
+      expect(p[0], JSON.stringify(LATCHKEY_PUBLIC_URL)).toMatch(reason);
+      expect(p[0], JSON.stringify(LATCHKEY_PUBLIC_URL)).toContain(`"${canonical}"`);
+    }
+    // Canonical values are taken as they are.
+    for (const url of ['https://auth.example.com', 'http://127.0.0.1:4000', 'https://example.com/auth', 'https://example.com:8443/a/b', 'http://[::1]:4000']) {
+      expect(loadConfig({ LATCHKEY_PUBLIC_URL: url }).publicUrl).toBe(url);
+    }
+  });
+
+  it('refuses PORT=0 unless LATCHKEY_PUBLIC_URL is set: the default issuer cannot name a port picked at listen time', () => {
+    expect(problems({ PORT: '0' })).toEqual([expect.stringMatching(/^PORT: 0 .*LATCHKEY_PUBLIC_URL/)]);
+    expect(problems({ PORT: '0', LATCHKEY_PUBLIC_URL: '' })).toEqual([expect.stringMatching(/^PORT: 0 .*LATCHKEY_PUBLIC_URL/)]);
+    // Reported with every other bad value at once.
+    expect(problems({ PORT: '0', LATCHKEY_LOG_LEVEL: 'loud' }).map((x) => x.split(':')[0]).sort()).toEqual(['LATCHKEY_LOG_LEVEL', 'PORT']);
+    const c = loadConfig({ PORT: '0', LATCHKEY_PUBLIC_URL: 'https://auth.example.com' });
+    expect(c).toMatchObject({ port: 0, publicUrl: 'https://auth.example.com' });
+  });
+
   it('refuses a database URL that is not PostgreSQL', () => {
     for (const url of ['mysql://x', 'sqlite:///tmp/x.db', 'x']) {
       const p = problems({ LATCHKEY_DATABASE_URL: url });

@@ -57,6 +57,13 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * The public URL is the token issuer, which verifiers compare byte for byte, so it
+ * is taken only as typed in its canonical form: origin and path. The URL parser
+ * forgives what the issuer would keep (surrounding whitespace, an empty "?" or
+ * "#", a backslash for "/", an upper-case host, a default port), so such a value would
+ * give tokens an issuer that differs from the URL they are fetched at.
+ */
 const publicUrl = z.string().superRefine((value, ctx) => {
   let url: URL;
   try {
@@ -65,13 +72,18 @@ const publicUrl = z.string().superRefine((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: 'must be an absolute URL such as https://auth.example.com' });
     return;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    ctx.addIssue({ code: 'custom', message: 'must use http or https' });
-  } else if (value.endsWith('/')) {
-    ctx.addIssue({ code: 'custom', message: 'must not end with "/" (it is the token issuer, compared byte for byte)' });
-  } else if (url.search || url.hash || url.username || url.password) {
-    ctx.addIssue({ code: 'custom', message: 'must not carry a query, fragment or credentials' });
-  }
+  const canonical = url.origin + url.pathname.replace(/\/+$/, '');
+  const writeAs = `write it as "${canonical}" (it is the token issuer, compared byte for byte)`;
+  const problem = url.protocol !== 'http:' && url.protocol !== 'https:' ? 'must use http or https'
+    : value.endsWith('/') ? 'must not end with "/" (it is the token issuer, compared byte for byte)'
+    : url.username || url.password ? 'must not carry credentials'
+    : /\s/.test(value) ? `must not contain whitespace: ${writeAs}`
+    : value.includes('\\') ? `must not contain a backslash: ${writeAs}`
+    : value.includes('?') ? `must not carry a query${url.search ? '' : ', not even an empty "?"'}: ${writeAs}`
+    : value.includes('#') ? `must not carry a fragment${url.hash ? '' : ', not even an empty "#"'}: ${writeAs}`
+    : value !== canonical ? `must be written in its canonical form: ${writeAs}`
+    : undefined;
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
 // The messages never quote the value: the URL may carry the SMTP password.
@@ -129,6 +141,12 @@ const env = z.object({
   // Each hash in flight holds 19 MiB (more for imported digests): a container with less CPU or memory than the host shows sets this.
   LATCHKEY_HASHER_THREADS: z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(1).max(64).optional(),
   LATCHKEY_HASHER_PINNING: z.enum(['on', 'off'], { message: 'must be "on" or "off"' }).default('on'),
+}).refine((e) => e.PORT !== 0 || e.LATCHKEY_PUBLIC_URL !== undefined, {
+  // The default issuer names PORT, but the port PORT=0 gets is picked only when the server listens.
+  path: ['PORT'],
+  message: '0 (any free port) needs LATCHKEY_PUBLIC_URL set: the default issuer, http://127.0.0.1:$PORT, cannot name a port picked only when the server listens',
+  // Checked beside every other variable's problems, unless PORT or the URL has its own.
+  when: ({ issues }) => !issues.some((i) => i.path?.[0] === 'PORT' || i.path?.[0] === 'LATCHKEY_PUBLIC_URL'),
 });
 
 /** An IP address, or a CIDR range with a prefix length that fits its family. */

@@ -1,7 +1,7 @@
 import { recordAudit } from '../audit/audit-log.js';
 import type { Clock } from '../clock/clock.js';
 import type { Db } from '../storage/database.js';
-import { isSealed, seal, unseal } from './sealing.js';
+import { checkSealingKey, isSealed, seal, unseal } from './sealing.js';
 import { generateSigningKey, loadSigningKey, type PublicJwk, type SigningKey } from './signing-key.js';
 
 /**
@@ -108,10 +108,25 @@ function keyRow(key: Generated, now: number, encryptionKey: string | undefined) 
   };
 }
 
+async function storedPrivateKeys(db: Db): Promise<string[]> {
+  return (await db.selectFrom('signing_keys').select('private_key').execute()).map((r) => r.private_key);
+}
+
+/**
+ * Refuses (throws, writing nothing) when `encryptionKey` does not open the stored
+ * keys: sealed ones and no key, or a wrong key. Bootstrap checks this before it
+ * writes anything, so every command on such an instance stops at once.
+ */
+export async function checkEncryptionKey(db: Db, encryptionKey: string | undefined): Promise<void> {
+  checkSealingKey(await storedPrivateKeys(db), encryptionKey);
+}
+
 /** Creates the first signing key if the instance has none. Returns true when it did. */
 export async function ensureSigningKey(db: Db, clock: Clock, encryptionKey: string | undefined): Promise<boolean> {
   const existing = await db.selectFrom('signing_keys').select('kid').where('status', '=', 'active').executeTakeFirst();
   if (existing) return false;
+  // Retired keys may be sealed: the new one is then sealed with the same key, or not written.
+  await checkEncryptionKey(db, encryptionKey);
   await db.insertInto('signing_keys').values(keyRow(await generateSigningKey(), clock.now(), encryptionKey)).execute();
   return true;
 }
@@ -128,6 +143,9 @@ export async function rotateSigningKey(
   // Generate outside the transaction: RSA key generation takes a while.
   const key = await generateSigningKey();
   return db.transaction().execute(async (trx) => {
+    // Without the key that sealed the stored keys, the new one would be stored in
+    // plaintext (and a server without the key would then start on it): refuse.
+    checkSealingKey(await storedPrivateKeys(trx), encryptionKey);
     const now = clock.now();
     const retired = await trx.selectFrom('signing_keys').select('kid').where('status', '=', 'active').execute();
     await trx.updateTable('signing_keys').set({ status: 'retired', retired_at: now }).where('status', '=', 'active').execute();
@@ -138,16 +156,18 @@ export async function rotateSigningKey(
   });
 }
 
-/** When LATCHKEY_ENCRYPTION_KEY is set, encrypts any key stored in plaintext. */
+/**
+ * When LATCHKEY_ENCRYPTION_KEY is set, encrypts any key stored in plaintext. Throws,
+ * sealing nothing, when the key does not open the keys already sealed, or when
+ * some are sealed and no key is set.
+ */
 export async function sealStoredKeys(db: Db, encryptionKey: string | undefined): Promise<number> {
-  if (!encryptionKey) return 0;
   const rows = await db.selectFrom('signing_keys').select(['kid', 'private_key']).execute();
+  checkSealingKey(rows.map((r) => r.private_key), encryptionKey);
+  if (!encryptionKey) return 0;
   let sealed = 0;
   for (const row of rows) {
-    if (isSealed(row.private_key)) {
-      unseal(row.private_key, encryptionKey); // fails loudly on a wrong key
-      continue;
-    }
+    if (isSealed(row.private_key)) continue;
     await db.updateTable('signing_keys').set({ private_key: seal(row.private_key, encryptionKey) })
       .where('kid', '=', row.kid).execute();
     sealed++;

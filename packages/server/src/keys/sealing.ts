@@ -22,6 +22,16 @@ export function seal(plaintext: string, secret: string): string {
   return PREFIX + parts.join('.');
 }
 
+/**
+ * Throws unless `secret` opens every sealed value among `stored`: with `unseal`'s
+ * message when it is missing or wrong. Whatever writes a signing key checks this
+ * first, so that a key is never stored in plaintext beside sealed ones, nor sealed
+ * under a different key from theirs.
+ */
+export function checkSealingKey(stored: Iterable<string>, secret: string | undefined): void {
+  for (const value of stored) unseal(value, secret);
+}
+
 export function unseal(stored: string, secret: string | undefined): string {
   if (!isSealed(stored)) return stored;
   if (!secret) {

@@ -81,7 +81,7 @@ describe('latchkey CLI (built, SQLite)', () => {
     db1.close();
     expect(migrations).toEqual([{ name: '001_core' }, { name: '002_events' }, { name: '003_frontend' }, { name: '004_dev_emails' }, { name: '005_lockout' }, { name: '006_webhooks' },
       { name: '007_roles_suspension' }, { name: '008_rate_limits' }, { name: '009_frontend_retention' },
-      { name: '010_email_code_identifier' }]);
+      { name: '010_email_code_identifier' }, { name: '011_session_factor_age' }]);
     expect(instanceBefore).toHaveLength(1);
     expect(secretsBefore).toHaveLength(1);
     expect(keysBefore).toHaveLength(1);
@@ -148,7 +148,7 @@ describe('latchkey CLI (built, SQLite)', () => {
     expect(badUsername.stderr).toMatch(/username/);
 
     const unknownFlag = await cli(['users', 'create', '--email', 'ok@example.com', '--nickname', 'x'], env);
-    expect(unknownFlag.code).not.toBe(0);
+    expect(unknownFlag.code).toBe(2); // a usage error, as an unknown command
     expect(unknownFlag.stderr).toMatch(/--nickname/);
 
     for (const r of [badEmail, shortPassword, noIdentifier, badUsername, unknownFlag]) expect(r.stderr).not.toMatch(/\n\s+at /); // no stack traces
@@ -208,6 +208,9 @@ describe('latchkey CLI (built, SQLite)', () => {
       ['PORT=abc', { PORT: 'abc' }, /^ {2}- PORT: .*number/m],
       ['LATCHKEY_PUBLIC_URL with a trailing slash', { LATCHKEY_PUBLIC_URL: 'http://auth.example.com/' }, /^ {2}- LATCHKEY_PUBLIC_URL: must not end with "\/"/m],
       ['LATCHKEY_DATABASE_URL=mysql://x', { LATCHKEY_DATABASE_URL: 'mysql://x' }, /^ {2}- LATCHKEY_DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/m],
+      ['LATCHKEY_PUBLIC_URL with an empty query', { LATCHKEY_PUBLIC_URL: 'https://auth.example.com?' }, /^ {2}- LATCHKEY_PUBLIC_URL: must not carry a query.*"https:\/\/auth\.example\.com"/m],
+      ['LATCHKEY_PUBLIC_URL with a trailing backslash', { LATCHKEY_PUBLIC_URL: 'https://auth.example.com\\' }, /^ {2}- LATCHKEY_PUBLIC_URL: must not contain a backslash/m],
+      ['PORT=0 without LATCHKEY_PUBLIC_URL', { PORT: '0' }, /^ {2}- PORT: 0 .*LATCHKEY_PUBLIC_URL/m],
     ];
     it.each(cases)('%s', async (_label, bad, message) => {
       const { dataDir, env } = workspace();
@@ -318,6 +321,58 @@ describe('latchkey CLI (built, SQLite)', () => {
       expect(run.stderr).toMatch(message);
     }
     expect(count(dataDir, 'select count(*) as n from webhook_endpoints')).toBe(0);
+  });
+
+  describe('arguments a command does not take → exit 2 with usage on stderr, and nothing done', () => {
+    it('on a fresh data dir: nothing is created, start does not start', async () => {
+      const { dataDir, env } = workspace();
+      for (const args of [['start', '--port', '5000'], ['start', 'now'], ['migrate', '--bogus'], ['migrate', 'up'], ['print-config', '--json'],
+        ['keys', 'rotate', '--force'], ['keys', 'rotate', 'now'], ['users', 'create', '--email', 'a@example.com', '--nickname', 'x'],
+        ['users', 'create', 'a@example.com'], ['webhooks', 'list', '--all'], ['roles', 'list', 'x'], ['roles', 'preset', 'community', 'extra'],
+        ['jwt-templates', 'list', '--verbose'], ['audit-logs', 'export', '--format', 'csv']]) {
+        const run = await cli(args, env, 15_000);
+        expect(run.code, `${args.join(' ')}: ${run.stdout}${run.stderr}`).toBe(2);
+        expect(run.stderr, args.join(' ')).toContain('Usage:');
+        expect(run.stderr, args.join(' ')).not.toMatch(/\n\s+at /);
+        expect(run.stdout, args.join(' ')).toBe('');
+      }
+      const start = await cli(['start', '--port', '5000'], env, 15_000);
+      expect(start.stderr).toMatch(/^latchkey start takes no arguments \(got: --port 5000\)/);
+      expect(start.stderr).toContain('PORT'); // where the port is set instead
+      expect((await cli(['keys', 'rotate', '--force'], env)).stderr).toMatch(/^latchkey keys rotate takes no arguments \(got: --force\)/);
+      expect(readdirSync(dataDir)).toEqual([]);
+    });
+
+    it('keys rotate with an extra argument leaves the signing keys as they are; --help / -h anywhere prints usage and does nothing', async () => {
+      const { dataDir, env } = workspace();
+      expect((await cli(['migrate'], env)).code).toBe(0);
+      const keys = () => {
+        const db = openDb(dataDir);
+        try {
+          return db.prepare('select * from signing_keys order by kid').all();
+        } finally {
+          db.close();
+        }
+      };
+      const before = keys();
+      for (const args of [['keys', 'rotate', '--force'], ['keys', 'rotate', 'extra'], ['keys', 'rotate', '--', 'x']]) {
+        const run = await cli(args, env);
+        expect(run.code, args.join(' ')).toBe(2);
+        expect(run.stdout).toBe('');
+      }
+      for (const args of [['keys', 'rotate', '--help'], ['keys', 'rotate', '-h'], ['--help'], ['-h'], ['start', '--help'], ['migrate', '-h'],
+        ['users', 'create', '--email', 'h@example.com', '--help'], ['webhooks', 'delete', 'ep_x', '-h']]) {
+        // Even with a bad configuration: help needs none.
+        const run = await cli(args, { ...env, PORT: 'abc' });
+        expect(run.code, args.join(' ')).toBe(0);
+        expect(run.stdout, args.join(' ')).toContain('Usage:');
+        expect(run.stdout, args.join(' ')).not.toMatch(/New signing key|Created|Deleted|running/);
+        expect(run.stderr, args.join(' ')).toBe('');
+      }
+      expect(keys()).toEqual(before);
+      expect(count(dataDir, 'select count(*) as n from users')).toBe(0);
+      expect(count(dataDir, "select count(*) as n from audit_logs where type = 'signing_key.rotated'")).toBe(0);
+    });
   });
 
   it('an unknown command exits 2 with usage; help exits 0', async () => {

@@ -1,12 +1,15 @@
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyToken, type Jwk } from '../../../backend/src/index.js';
 import { ManualClock } from '../../src/clock/clock.js';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
-import { rotateSigningKey } from '../../src/keys/keyring.js';
+import { rotateSigningKey, sealStoredKeys } from '../../src/keys/keyring.js';
+import { generateSigningKey } from '../../src/keys/signing-key.js';
 import { createLatchkey, type Latchkey } from '../../src/latchkey.js';
+import { openStorage } from '../../src/storage/database.js';
 import { runCli, serverEnv } from '../support/cli.js';
-import { dialects, startServer, type TestServer } from '../support/server.js';
+import { dialects, snapshot, startServer, type TestServer } from '../support/server.js';
 
 /**
  * Signing-key rotation and encryption at rest, on every dialect. Time only moves
@@ -306,6 +309,77 @@ describe.each(dialects())('signing keys encrypted at rest (%s)', (dialect) => {
     expect(jwks.keys.map((k) => k.kid).sort()).toEqual([kid, newKid].sort());
     expect((await verifyToken(before, { keys: jwks, now: () => clock.now() })).sub).toBe(claimsOf(after).sub);
     expect(await privateKeys(again.services.db)).toEqual(stored);
+  });
+
+  it('without LATCHKEY_ENCRYPTION_KEY (or with a wrong one) no command runs on sealed keys, and none writes anything', async () => {
+    server = await startServer(dialect, { clock, env: { LATCHKEY_ENCRYPTION_KEY: ENCRYPTION_KEY } });
+    const kid = server.lk.services.keyring.activeKey.kid;
+    await server.lk.close();
+    const storage = openStorage({ databaseUrl: server.databaseUrl, sqlitePath: join(server.dataDir, 'latchkey.db') });
+    try {
+      const before = await snapshot(storage.db);
+      for (const [args, env, message] of [
+        [['keys', 'rotate'], {}, 'The signing keys are encrypted: set LATCHKEY_ENCRYPTION_KEY'],
+        [['keys', 'rotate'], { LATCHKEY_ENCRYPTION_KEY: WRONG_KEY }, 'does not decrypt the stored signing keys'],
+        [['migrate'], {}, 'The signing keys are encrypted: set LATCHKEY_ENCRYPTION_KEY'],
+        [['users', 'create', '--email', 'sealed@example.com'], {}, 'The signing keys are encrypted: set LATCHKEY_ENCRYPTION_KEY'],
+        [['webhooks', 'create', '--url', 'https://example.com/hooks'], {}, 'The signing keys are encrypted: set LATCHKEY_ENCRYPTION_KEY'],
+        [['start'], { PORT: '0' }, 'The signing keys are encrypted: set LATCHKEY_ENCRYPTION_KEY'],
+      ] as const) {
+        const res = await cliOn(server, [...args], env);
+        expect.soft(res.code, `${args.join(' ')}: ${res.stdout}${res.stderr}`).toBe(1);
+        expect.soft(res.stderr, args.join(' ')).toContain(message);
+        expect.soft(res.stdout, args.join(' ')).not.toMatch(/New signing key|Created|Latchkey is running/);
+      }
+      // The functions themselves refuse too, whoever calls them.
+      await expect(rotateSigningKey(storage.db, clock, undefined)).rejects.toThrow('The signing keys are encrypted');
+      await expect(rotateSigningKey(storage.db, clock, WRONG_KEY)).rejects.toThrow('does not decrypt the stored signing keys');
+      await expect(sealStoredKeys(storage.db, undefined)).rejects.toThrow('The signing keys are encrypted');
+      expect(await snapshot(storage.db)).toBe(before);
+
+      // With the key, the rotation happens and the new key is sealed as well.
+      const rotated = await cliOn(server, ['keys', 'rotate'], { LATCHKEY_ENCRYPTION_KEY: ENCRYPTION_KEY });
+      expect(rotated.stderr).toBe('');
+      expect(rotated.code).toBe(0);
+      expect(rotated.stdout).toContain(`Retired ${kid}`);
+      const stored = await privateKeys(storage.db);
+      expect(stored).toHaveLength(2);
+      for (const value of stored) expect(value.startsWith('enc:v1:')).toBe(true);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('an instance left with a plaintext key beside sealed ones (a rotation made without the key) needs the key, and gets sealed by it', async () => {
+    server = await startServer(dialect, { clock, env: { LATCHKEY_ENCRYPTION_KEY: ENCRYPTION_KEY } });
+    const sealedKid = server.lk.services.keyring.activeKey.kid;
+    await server.lk.close();
+    const storage = openStorage({ databaseUrl: server.databaseUrl, sqlitePath: join(server.dataDir, 'latchkey.db') });
+    try {
+      // What an unpatched `keys rotate` without the key left behind: the new active key in plaintext.
+      const fresh = await generateSigningKey();
+      await storage.db.updateTable('signing_keys').set({ status: 'retired', retired_at: clock.now() }).where('kid', '=', sealedKid).execute();
+      await storage.db.insertInto('signing_keys').values({
+        kid: fresh.kid, alg: 'RS256', private_key: fresh.pem, public_jwk: JSON.stringify(fresh.jwk), status: 'active',
+        created_at: clock.now() + 1, retired_at: null, signed_until: 0,
+      }).execute();
+      const before = await snapshot(storage.db);
+      for (const args of [['start'], ['migrate'], ['keys', 'rotate']]) {
+        const res = await cliOn(server, args, { PORT: '0' });
+        expect.soft(res.code, `${args.join(' ')}: ${res.stdout}${res.stderr}`).toBe(1);
+        expect.soft(res.stderr, args.join(' ')).toContain('The signing keys are encrypted: set LATCHKEY_ENCRYPTION_KEY');
+      }
+      expect(await snapshot(storage.db)).toBe(before);
+      // With the key: the plaintext key is sealed, and it is still the one that signs.
+      const migrated = await cliOn(server, ['migrate'], { LATCHKEY_ENCRYPTION_KEY: ENCRYPTION_KEY });
+      expect(migrated.code, migrated.stderr).toBe(0);
+      for (const value of await privateKeys(storage.db)) expect(value.startsWith('enc:v1:')).toBe(true);
+      const again = await instanceOn(server, clock, { LATCHKEY_ENCRYPTION_KEY: ENCRYPTION_KEY });
+      extra.push(again);
+      expect(again.services.keyring.activeKey.kid).toBe(fresh.kid);
+    } finally {
+      await storage.close();
+    }
   });
 
   it('seals keys stored in plaintext once a key is configured', async () => {
