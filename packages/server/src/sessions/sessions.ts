@@ -227,6 +227,11 @@ export async function endSession(db: Db, clock: Clock, session: SessionTable): P
   });
 }
 
+/** The session's user just proved a first factor again (their current password): its tokens' `fva` starts again from 0. */
+export async function recordFirstFactor(db: Db, sessionId: string, now: number): Promise<void> {
+  await db.updateTable('sessions').set({ first_factor_verified_at: now }).where('id', '=', sessionId).where('status', '=', 'active').execute();
+}
+
 /** last_active_at moves at most this often: token refreshes every minute should not each write. */
 const TOUCH_INTERVAL_MS = 30_000;
 

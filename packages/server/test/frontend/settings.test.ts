@@ -72,6 +72,11 @@ describe.each(dialects())('Frontend API and instance settings (%s)', (dialect) =
     clock.advance(5 * 60_000 + 59_000);
     expect(await fva(await mint())).toEqual([5, -1]);
     expect(await fva((await (await server.api(`/v1/sessions/${sid}/tokens`, { method: 'POST', json: {} })).json()).jwt)).toEqual([5, -1]);
+    // Proving the password again (a password change needs the current one) starts the age again.
+    const changed = await post('/v1/me/change_password', { current_password: 'a sturdy long password', new_password: 'a sturdy long password, renewed' }, signedIn.token!);
+    expect(changed.status, JSON.stringify(changed.body)).toBe(200);
+    expect(await fva(await mint())).toEqual([0, -1]);
+    await post('/v1/me/change_password', { current_password: 'a sturdy long password, renewed', new_password: 'a sturdy long password' }, signedIn.token!);
     const user = (await (await server.api('/v1/users?email_address=set@example.com')).json())[0];
     const opened = await (await server.api('/v1/sessions', { method: 'POST', json: { user_id: user.id } })).json();
     expect(await fva((await (await server.api(`/v1/sessions/${opened.id}/tokens`, { method: 'POST', json: {} })).json()).jwt)).toEqual([-1, -1]);

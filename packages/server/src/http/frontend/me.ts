@@ -6,7 +6,7 @@ import { verifyPassword } from '../../passwords/passwords.js';
 import { checkPasswordStrength } from '../../passwords/strength.js';
 import type { Services } from '../../services.js';
 import { sessionJson } from '../../sessions/serialize.js';
-import { getSession, listSessions, revokeSession } from '../../sessions/sessions.js';
+import { getSession, listSessions, recordFirstFactor, revokeSession } from '../../sessions/sessions.js';
 import type { SessionTable } from '../../storage/schema.js';
 import { addEmailAddress, makePrimaryEmail, markEmailVerified, removeEmailAddress } from '../../users/email-addresses.js';
 import { emailAddress } from '../../users/schemas.js';
@@ -114,6 +114,8 @@ export function meRoutes(s: Services) {
     const after = await updateUser(c.var.db, s.clock, rec.user.id,
       { password: input.new_password, skip_password_checks: true, sign_out_of_other_sessions: input.sign_out_of_other_sessions },
       { audit: 'user.password_changed', keepSessionId: session.id });
+    // The current password was just proved: a reverification, for Clerk's has({ reverification }).
+    await recordFirstFactor(c.var.db, session.id, s.clock.now());
     return c.json(json(after));
   });
 
