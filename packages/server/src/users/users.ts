@@ -2,6 +2,7 @@ import type { Clock } from '../clock/clock.js';
 import { LatchkeyError, invalidParam, notFound } from '../errors/latchkey-error.js';
 import { newId } from '../ids/ids.js';
 import { checkImportedDigest, checkPasswordRules, hashPassword } from '../passwords/passwords.js';
+import { checkPasswordStrength } from '../passwords/strength.js';
 import { endUserSessions } from '../sessions/sessions.js';
 import { isUniqueViolation, violatedColumn, type Db } from '../storage/database.js';
 import type { EmailAddressTable, PhoneNumberTable, UserTable } from '../storage/schema.js';
@@ -54,9 +55,19 @@ export async function getUser(db: Db, id: string): Promise<UserRecord> {
   return rec;
 }
 
+/**
+ * How strong a password the Backend API takes: the instance's password_min_strength,
+ * scored against the user's own details (names, addresses) as an end user's is.
+ */
+export interface StrengthPolicy {
+  minStrength: number;
+  personal: (string | null | undefined)[];
+}
+
 /** Password fields of a create/update body → the digest to store (undefined: unchanged). */
 async function passwordDigest(
   input: { password?: string | undefined; password_digest?: string | undefined; password_hasher?: string | undefined; skip_password_checks?: boolean | undefined },
+  strength?: StrengthPolicy,
 ): Promise<{ digest: string; hasher: string } | undefined> {
   if (input.password_digest !== undefined || input.password_hasher !== undefined) {
     if (input.password !== undefined) throw invalidParam('password', 'Give either password or password_digest, not both.', 'form_param_exclusive');
@@ -68,8 +79,10 @@ async function passwordDigest(
     return { digest: input.password_digest, hasher: input.password_hasher };
   }
   if (input.password === undefined) return undefined;
-  if (!input.skip_password_checks) checkPasswordRules(input.password);
-  else if (input.password.length === 0) throw invalidParam('password', 'password must not be empty.');
+  if (!input.skip_password_checks) {
+    if (strength) checkPasswordStrength(input.password, strength.personal.filter((v): v is string => !!v), strength.minStrength);
+    else checkPasswordRules(input.password);
+  } else if (input.password.length === 0) throw invalidParam('password', 'password must not be empty.');
   return { digest: await hashPassword(input.password), hasher: 'argon2id' };
 }
 
@@ -84,14 +97,14 @@ function duplicates(values: string[]): boolean {
   return new Set(values).size !== values.length;
 }
 
-export async function createUser(db: Db, clock: Clock, input: CreateUserInput): Promise<UserRecord> {
-  const rec = await buildUser(clock, input);
+export async function createUser(db: Db, clock: Clock, input: CreateUserInput, minStrength?: number): Promise<UserRecord> {
+  const rec = await buildUser(clock, input, minStrength);
   await db.transaction().execute((trx) => insertUser(trx, rec));
   return rec;
 }
 
-/** Validates a create-user input and builds its rows (hashing any password): no I/O. */
-export async function buildUser(clock: Clock, input: CreateUserInput): Promise<UserRecord> {
+/** Validates a create-user input and builds its rows (hashing any password): no I/O. `minStrength`: see StrengthPolicy. */
+export async function buildUser(clock: Clock, input: CreateUserInput, minStrength?: number): Promise<UserRecord> {
   const emails = input.email_address ?? [];
   const phones = input.phone_number ?? [];
   if (emails.length === 0 && phones.length === 0 && !input.username && !input.external_id) {
@@ -101,7 +114,9 @@ export async function buildUser(clock: Clock, input: CreateUserInput): Promise<U
   if (duplicates(phones)) throw identifierExists('phone_number', 'phone number');
   const emailStatuses = statuses(emails, input.email_address_identification_status, 'email_address_identification_status');
   const phoneStatuses = statuses(phones, input.phone_number_identification_status, 'phone_number_identification_status');
-  const password = await passwordDigest(input); // hash before the transaction: it takes ~12 ms
+  const personal = [...emails, input.first_name, input.last_name, input.username];
+  // Hashed before the transaction: it takes ~12 ms.
+  const password = await passwordDigest(input, minStrength === undefined ? undefined : { minStrength, personal });
 
   const now = clock.now();
   const createdAt = toMs(input.created_at) ?? now;
@@ -214,6 +229,8 @@ export interface UpdateOptions {
   keepSessionId?: string;
   /** More work that must commit with the update (the reset flow opens its session here). */
   alsoInTransaction?: (trx: Db) => Promise<void>;
+  /** A new password must score this (StrengthPolicy); unset: only its length is checked (the caller checked the rest). */
+  passwordMinStrength?: number;
 }
 
 /** Flags that steer an update rather than change a field: not listed in its audit entry. */
@@ -227,10 +244,19 @@ function verifiedIdentifier<T extends { id: string; verification_status: string 
   return found;
 }
 
+/** The strength policy of a new password given with an update: the user's details as they are and as the update sets them. */
+async function strengthFor(db: Db, id: string, input: UpdateUserInput, minStrength: number | undefined): Promise<StrengthPolicy | undefined> {
+  if (minStrength === undefined || input.password === undefined || input.skip_password_checks) return undefined;
+  const current = await findLiveUser(db, id);
+  const u = current?.user;
+  return { minStrength, personal: [...(current?.emails.map((e) => e.email_address) ?? []), u?.first_name, u?.last_name, u?.username,
+    input.first_name, input.last_name, input.username] };
+}
+
 const STEERING = new Set(['skip_password_checks', 'skip_password_requirement', 'sign_out_of_other_sessions']);
 
 export async function updateUser(db: Db, clock: Clock, id: string, input: UpdateUserInput, options: UpdateOptions = {}): Promise<UserRecord> {
-  const password = await passwordDigest(input);
+  const password = await passwordDigest(input, await strengthFor(db, id, input, options.passwordMinStrength));
   try {
     return await db.transaction().execute(async (trx) => {
       const rec = await lockedUser(trx, id);

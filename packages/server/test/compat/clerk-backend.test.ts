@@ -103,6 +103,22 @@ describe.each(dialects())('@clerk/backend client against Latchkey (%s)', (dialec
     }
   });
 
+  it('refuses a weak password as Clerk does, creating or changing nothing; skipPasswordChecks takes it', async () => {
+    const before = await snapshot(server.db);
+    const weak = await clerk.users.createUser({ emailAddress: ['weakling@example.com'], password: 'weakling123' })
+      .then(() => undefined, (e: unknown) => e as { status: number; errors: { code: string; meta?: { paramName?: string } }[] });
+    expect(weak?.status).toBe(422);
+    expect(weak?.errors[0]).toMatchObject({ code: 'form_password_not_strong_enough', meta: { paramName: 'password' } });
+    expect(await snapshot(server.db)).toBe(before);
+
+    const u = await clerk.users.createUser({ emailAddress: ['weakling@example.com'], password: 'weakling123', skipPasswordChecks: true });
+    expect(u.passwordEnabled).toBe(true);
+    const changed = await clerk.users.updateUser(u.id, { password: 'password1' })
+      .then(() => undefined, (e: unknown) => e as { status: number; errors: { code: string }[] });
+    expect(changed?.errors[0]?.code).toBe('form_password_not_strong_enough');
+    expect((await clerk.users.updateUser(u.id, { password: 'a long and unguessable passphrase' })).passwordEnabled).toBe(true);
+  });
+
   it('makes only a verified email address or phone number primary', async () => {
     const u = await clerk.users.createUser({
       emailAddress: ['prim-v@example.com', 'prim-r@example.com'], emailAddressIdentificationStatus: ['verified', 'reserved'],

@@ -28,10 +28,12 @@ export function userRoutes(s: Services) {
     const q = queryParams(c, userFilterSchema, ARRAY_PARAMS);
     return c.json({ object: 'total_count', total_count: await countUsers(c.var.db, q) });
   });
-  app.post('/', async (c) => c.json(userJson(await createUser(c.var.db, clock, await jsonBody(c, createUserSchema)))));
+  // Passwords an operator sets must be as strong as the ones end users choose (skip_password_checks skips it, as in Clerk).
+  const minStrength = () => s.settings.get().password_min_strength;
+  app.post('/', async (c) => c.json(userJson(await createUser(c.var.db, clock, await jsonBody(c, createUserSchema), minStrength()))));
   app.get('/:id', async (c) => c.json(userJson(await getUser(c.var.db, c.req.param('id')))));
   app.patch('/:id', async (c) =>
-    c.json(userJson(await updateUser(c.var.db, clock, c.req.param('id'), await jsonBody(c, updateUserSchema)))));
+    c.json(userJson(await updateUser(c.var.db, clock, c.req.param('id'), await jsonBody(c, updateUserSchema), { passwordMinStrength: minStrength() }))));
   app.delete('/:id', async (c) => {
     const { id } = await deleteUser(c.var.db, clock, c.req.param('id'));
     return c.json(deletedUserJson(id));
