@@ -1,8 +1,8 @@
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
+import { PostgresAdapter, sql } from 'kysely';
 import type { Clock } from '../clock/clock.js';
 import { LatchkeyError } from '../errors/latchkey-error.js';
 import { newId } from '../ids/ids.js';
-import { PostgresAdapter, sql } from 'kysely';
 import type { Db } from '../storage/database.js';
 import type { EmailCodeTable } from '../storage/schema.js';
 

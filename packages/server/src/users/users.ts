@@ -59,7 +59,7 @@ export async function getUser(db: Db, id: string): Promise<UserRecord> {
  * How strong a password the Backend API takes: the instance's password_min_strength,
  * scored against the user's own details (names, addresses) as an end user's is.
  */
-export interface StrengthPolicy {
+interface StrengthPolicy {
   minStrength: number;
   personal: (string | null | undefined)[];
 }

@@ -113,9 +113,11 @@ export function meRoutes(s: Services) {
     // One transaction: the new password and, when asked, every other session revoked.
     const after = await updateUser(c.var.db, s.clock, rec.user.id,
       { password: input.new_password, skip_password_checks: true, sign_out_of_other_sessions: input.sign_out_of_other_sessions },
-      { audit: 'user.password_changed', keepSessionId: session.id });
-    // The current password was just proved: a reverification, for Clerk's has({ reverification }).
-    await recordFirstFactor(c.var.db, session.id, s.clock.now());
+      {
+        audit: 'user.password_changed', keepSessionId: session.id,
+        // The current password was just proved: a reverification, for Clerk's has({ reverification }).
+        alsoInTransaction: (trx) => recordFirstFactor(trx, session.id, s.clock.now()),
+      });
     return c.json(json(after));
   });
 
